@@ -1,0 +1,148 @@
+/*
+ * lcce.c - require "cce": the module table, error objects and JSON -> Lua.
+ *
+ * Operational failures come back as `nil, err` where err is a table
+ * {code=, status=, message=, request_id=} with a __tostring; wrong argument
+ * types raise.  Nothing here ever exits the process.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "lcce_internal.h"
+
+static int error_tostring(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "code");
+    lua_getfield(L, 1, "message");
+    lua_getfield(L, 1, "request_id");
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    const char *code = lua_tostring(L, 2), *msg = lua_tostring(L, 3), *rid = lua_tostring(L, 4);
+    if (code) {
+        luaL_addstring(&b, code);
+        luaL_addstring(&b, ": ");
+    }
+    luaL_addstring(&b, msg ? msg : "error");
+    if (rid && *rid) {
+        luaL_addstring(&b, " (request id ");
+        luaL_addstring(&b, rid);
+        luaL_addchar(&b, ')');
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+static void push_error_table(lua_State *L, const char *code, int status, const char *msg, const char *rid)
+{
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, code);
+    lua_setfield(L, -2, "code");
+    lua_pushinteger(L, status);
+    lua_setfield(L, -2, "status");
+    lua_pushstring(L, msg);
+    lua_setfield(L, -2, "message");
+    lua_pushstring(L, rid ? rid : "");
+    lua_setfield(L, -2, "request_id");
+    if (luaL_newmetatable(L, LCCE_ERROR_MT)) {
+        lua_pushcfunction(L, error_tostring);
+        lua_setfield(L, -2, "__tostring");
+        lua_pushstring(L, "cce.Error");
+        lua_setfield(L, -2, "__name");
+    }
+    lua_setmetatable(L, -2);
+}
+
+int lcce_push_error(lua_State *L, cce_error *err)
+{
+    lua_pushnil(L);
+    push_error_table(L, err->code[0] ? err->code : "ERROR", err->status, err->message ? err->message : "unknown error",
+                     err->request_id);
+    cce_error_clear(err);
+    return 2;
+}
+
+int lcce_push_error_msg(lua_State *L, const char *code, const char *msg)
+{
+    lua_pushnil(L);
+    push_error_table(L, code, 0, msg, NULL);
+    return 2;
+}
+
+void lcce_push_json(lua_State *L, json_t *v)
+{
+    luaL_checkstack(L, 3, "JSON nesting too deep");
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        lua_createtable(L, 0, (int)json_object_size(v));
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) {
+            lcce_push_json(L, x);
+            lua_setfield(L, -2, k);
+        }
+        break;
+    }
+    case JSON_ARRAY: {
+        lua_createtable(L, (int)json_array_size(v), 0);
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            lcce_push_json(L, x);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    }
+    case JSON_STRING: lua_pushlstring(L, json_string_value(v), json_string_length(v)); break;
+    case JSON_INTEGER: lua_pushinteger(L, (lua_Integer)json_integer_value(v)); break;
+    case JSON_REAL: lua_pushnumber(L, json_real_value(v)); break;
+    case JSON_TRUE: lua_pushboolean(L, 1); break;
+    case JSON_FALSE: lua_pushboolean(L, 0); break;
+    default: lua_pushlightuserdata(L, NULL); break; /* cce.null, as cjson.null */
+    }
+}
+
+void lcce_push_json_text(lua_State *L, const char *text)
+{
+    json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    if (!v) {
+        lua_pushnil(L);
+        return;
+    }
+    lcce_push_json(L, v);
+    json_decref(v);
+}
+
+void lcce_new_class(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta)
+{
+    luaL_newmetatable(L, name);
+    luaL_setfuncs(L, meta, 0);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
+static int l_version(lua_State *L)
+{
+    lua_pushstring(L, cce_version());
+    return 1;
+}
+
+int luaopen_cce(lua_State *L)
+{
+    if (cce_global_init() != 0)
+        return luaL_error(L, "cce: libcurl could not be initialised");
+    lua_newtable(L);
+    lua_pushstring(L, cce_version());
+    lua_setfield(L, -2, "VERSION");
+    lua_pushcfunction(L, l_version);
+    lua_setfield(L, -2, "version");
+    lua_pushlightuserdata(L, NULL);
+    lua_setfield(L, -2, "null");
+    lua_pushinteger(L, CCE_DURATION_MAX);
+    lua_setfield(L, -2, "DURATION_MAX");
+    lcce_client_open(L);
+    lcce_kubeconfig_open(L);
+    return 1;
+}

@@ -1,0 +1,244 @@
+/*
+ * lcce_client.c - cce.Client: one project in one region with one token.
+ *
+ *   local c, err = cce.client{ project_id = ..., token = ..., endpoint = ... }
+ *   c:clusters()  c:cluster(id)  c:clustercert(id, {duration = 30})
+ */
+#include <math.h>
+#include <string.h>
+
+#include "lcce_internal.h"
+
+typedef struct lclient {
+    cce_client *c; /* NULL once closed */
+} lclient;
+
+static cce_client *check_client(lua_State *L, int idx)
+{
+    lclient *u = luaL_checkudata(L, idx, LCCE_CLIENT_MT);
+    if (!u->c)
+        luaL_error(L, "attempt to use a closed cce.Client");
+    return u->c;
+}
+
+/* Seconds (a Lua number, fractions allowed) -> milliseconds. */
+static long opt_seconds(lua_State *L, int idx, const char *key)
+{
+    if (!lua_isnumber(L, idx))
+        luaL_error(L, "cce.client: option '%s' must be a number of seconds", key);
+    double s = lua_tonumber(L, idx);
+    if (!(s > 0) || s > 86400)
+        luaL_error(L, "cce.client: option '%s' must be between 0 and 86400 seconds", key);
+    return (long)ceil(s * 1000);
+}
+
+static int l_client(lua_State *L)
+{
+    cce_client_opts o;
+    memset(&o, 0, sizeof o);
+    int has_retries = 0;
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 1)) {
+            if (lua_type(L, -2) != LUA_TSTRING)
+                return luaL_error(L, "cce.client: option keys must be strings");
+            const char *k = lua_tostring(L, -2);
+            int t = lua_type(L, -1);
+#define STR_OPT(name)                                                                 \
+    if (strcmp(k, #name) == 0) {                                                      \
+        if (t != LUA_TSTRING)                                                         \
+            return luaL_error(L, "cce.client: option '%s' must be a string", k);      \
+        o.name = lua_tostring(L, -1);                                                 \
+    } else
+            STR_OPT(region)
+            STR_OPT(project_id)
+            STR_OPT(token)
+            STR_OPT(endpoint)
+            STR_OPT(ca_file)
+            if (strcmp(k, "insecure") == 0) {
+                if (t != LUA_TBOOLEAN)
+                    return luaL_error(L, "cce.client: option 'insecure' must be a boolean");
+                o.insecure = lua_toboolean(L, -1);
+            } else if (strcmp(k, "timeout") == 0) {
+                o.timeout_ms = opt_seconds(L, -1, k);
+            } else if (strcmp(k, "connect_timeout") == 0) {
+                o.connect_timeout_ms = opt_seconds(L, -1, k);
+            } else if (strcmp(k, "backoff") == 0) {
+                o.backoff_ms = opt_seconds(L, -1, k);
+            } else if (strcmp(k, "max_backoff") == 0) {
+                o.max_backoff_ms = opt_seconds(L, -1, k);
+            } else if (strcmp(k, "retries") == 0) {
+                lua_Integer n;
+                if (!lua_isinteger(L, -1) || (n = lua_tointeger(L, -1)) < 0 || n > 100)
+                    return luaL_error(L, "cce.client: option 'retries' must be an integer from 0 to 100");
+                o.retries = n == 0 ? -1 : (int)n;
+                has_retries = 1;
+            } else if (strcmp(k, "max_response") == 0) {
+                lua_Integer n;
+                if (!lua_isinteger(L, -1) || (n = lua_tointeger(L, -1)) < 1024)
+                    return luaL_error(L, "cce.client: option 'max_response' must be an integer of at least 1024 bytes");
+                o.max_response = (size_t)n;
+            } else if (strcmp(k, "log_level") == 0) {
+                int lv = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : cce_log_level_parse(lua_tostring(L, -1));
+                if (lv < 0 || lv > CCE_LOG_TRACE)
+                    return luaL_error(L, "cce.client: option 'log_level' must be error, warn, info, debug or trace");
+                o.log_level = lv == 0 ? -1 : lv; /* 0 would mean "default" */
+            } else {
+                return luaL_error(L, "cce.client: unknown option '%s'", k);
+            }
+#undef STR_OPT
+            lua_pop(L, 1);
+        }
+    }
+    (void)has_retries;
+    cce_client_opts_from_env(&o);
+    if (o.log_level < 0)
+        o.log_level = CCE_LOG_ERROR;
+
+    lclient *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->c = NULL; /* closed until the core object exists, as liolib does */
+    luaL_setmetatable(L, LCCE_CLIENT_MT);
+    cce_error err = {0};
+    u->c = cce_client_new(&o, &err);
+    if (!u->c)
+        return lcce_push_error(L, &err);
+    return 1;
+}
+
+static int l_close(lua_State *L)
+{
+    lclient *u = luaL_checkudata(L, 1, LCCE_CLIENT_MT);
+    cce_client_free(u->c);
+    u->c = NULL;
+    return 0;
+}
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    if (!v)
+        return;
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+/* A cluster table; it keeps a reference to its client so batch calls can use it. */
+static void push_cluster(lua_State *L, int client_idx, const cce_cluster *cl)
+{
+    lua_createtable(L, 0, 12);
+    set_str(L, "id", cl->id);
+    set_str(L, "name", cl->name);
+    set_str(L, "phase", cl->phase);
+    set_str(L, "version", cl->version);
+    set_str(L, "type", cl->type);
+    set_str(L, "flavor", cl->flavor);
+    lua_createtable(L, 0, 2);
+    set_str(L, "internal", cl->endpoint_internal);
+    set_str(L, "external", cl->endpoint_external);
+    lua_setfield(L, -2, "endpoints");
+    lcce_push_json_text(L, cl->raw_json);
+    lua_setfield(L, -2, "raw");
+    lua_pushvalue(L, client_idx);
+    lua_setfield(L, -2, "client");
+}
+
+static int l_clusters(lua_State *L)
+{
+    cce_client *c = check_client(L, 1);
+    cce_cluster *list;
+    size_t n;
+    cce_error err = {0};
+    if (cce_clusters_list(c, &list, &n, &err) < 0)
+        return lcce_push_error(L, &err);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        push_cluster(L, 1, &list[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    cce_clusters_free(list, n);
+    return 1;
+}
+
+static int l_cluster(lua_State *L)
+{
+    cce_client *c = check_client(L, 1);
+    const char *id = luaL_checkstring(L, 2);
+    cce_cluster cl;
+    cce_error err = {0};
+    if (cce_cluster_get(c, id, &cl, &err) < 0)
+        return lcce_push_error(L, &err);
+    push_cluster(L, 1, &cl);
+    cce_cluster_clear(&cl);
+    return 1;
+}
+
+static int l_clustercert(lua_State *L)
+{
+    cce_client *c = check_client(L, 1);
+    const char *id = luaL_checkstring(L, 2);
+    lua_Integer days = 30;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        lua_getfield(L, 3, "duration");
+        if (!lua_isnil(L, -1)) {
+            if (!lua_isinteger(L, -1))
+                return luaL_error(L, "clustercert: duration must be an integer number of days");
+            days = lua_tointeger(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+    cce_error err = {0};
+    cce_kubeconfig *kc = cce_clustercert(c, id, (long)(days > 100000 || days < -100000 ? 0 : days), &err);
+    if (!kc)
+        return lcce_push_error(L, &err);
+    lcce_kubeconfig_push(L, kc);
+    return 1;
+}
+
+static int l_info(lua_State *L)
+{
+    cce_client *c = check_client(L, 1);
+    lua_createtable(L, 0, 3);
+    set_str(L, "endpoint", cce_client_endpoint(c));
+    set_str(L, "project_id", cce_client_project_id(c));
+    set_str(L, "region", cce_client_region(c));
+    return 1;
+}
+
+static int l_stats(lua_State *L)
+{
+    cce_client *c = check_client(L, 1);
+    cce_client_stats s;
+    cce_client_stats_get(c, &s);
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, (lua_Integer)s.requests);
+    lua_setfield(L, -2, "requests");
+    lua_pushinteger(L, (lua_Integer)s.retries);
+    lua_setfield(L, -2, "retries");
+    return 1;
+}
+
+static int l_tostring(lua_State *L)
+{
+    lclient *u = luaL_checkudata(L, 1, LCCE_CLIENT_MT);
+    if (!u->c)
+        lua_pushliteral(L, "cce.Client (closed)");
+    else
+        lua_pushfstring(L, "cce.Client (%s, project %s)", cce_client_endpoint(u->c), cce_client_project_id(u->c));
+    return 1;
+}
+
+void lcce_client_open(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        {"clusters", l_clusters}, {"cluster", l_cluster}, {"clustercert", l_clustercert},
+        {"info", l_info},         {"stats", l_stats},     {"close", l_close},
+        {NULL, NULL},
+    };
+    static const luaL_Reg meta[] = {
+        {"__gc", l_close}, {"__close", l_close}, {"__tostring", l_tostring}, {NULL, NULL},
+    };
+    lcce_new_class(L, LCCE_CLIENT_MT, methods, meta);
+    lua_pushcfunction(L, l_client);
+    lua_setfield(L, -2, "client");
+}

@@ -1,0 +1,33 @@
+/* lcce_internal.h - what the binding files share (not installed). */
+#ifndef LCCE_INTERNAL_H
+#define LCCE_INTERNAL_H
+
+#include <jansson.h>
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "cce.h"
+#include "lcce.h"
+
+/* Pushes nil and an error table (code, status, message, request_id; __tostring)
+ * built from *err, clears *err and returns 2: `return lcce_push_error(L, &err);` */
+int lcce_push_error(lua_State *L, cce_error *err);
+/* Same for an error made here: code and message. */
+int lcce_push_error_msg(lua_State *L, const char *code, const char *msg);
+
+/* Pushes a JSON value as Lua: objects and arrays become tables, null becomes cce.null. */
+void lcce_push_json(lua_State *L, json_t *v);
+/* Decodes JSON text (trusted: produced by the core) and pushes it; nil if it does not parse. */
+void lcce_push_json_text(lua_State *L, const char *text);
+
+/* Kubeconfig userdata: takes ownership of kc (frees it if the push fails). */
+void lcce_kubeconfig_push(lua_State *L, cce_kubeconfig *kc);
+cce_kubeconfig *lcce_kubeconfig_check(lua_State *L, int idx);
+
+void lcce_client_open(lua_State *L);      /* metatable + cce.client */
+void lcce_kubeconfig_open(lua_State *L);  /* metatable + cce.kubeconfig table */
+
+/* Registers `methods` as the __index table of a new metatable `name`, plus `meta`. */
+void lcce_new_class(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta);
+
+#endif

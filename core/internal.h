@@ -1,0 +1,102 @@
+/* internal.h - helpers shared by the core's translation units (not installed). */
+#ifndef CCE_INTERNAL_H
+#define CCE_INTERNAL_H
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "cce.h"
+
+#if defined(__GNUC__)
+#define CCE_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CCE_PRINTF(a, b)
+#endif
+
+/* A growable byte buffer, always NUL-terminated once anything was appended. */
+typedef struct cce_buf {
+    char *data;
+    size_t len, cap;
+} cce_buf;
+
+int cce_buf_reserve(cce_buf *b, size_t extra);
+int cce_buf_append(cce_buf *b, const void *p, size_t n);
+int cce_buf_puts(cce_buf *b, const char *s);
+int cce_buf_printf(cce_buf *b, const char *fmt, ...) CCE_PRINTF(2, 3);
+void cce_buf_free(cce_buf *b);
+/* Hands the data over (never NULL on success: an empty buffer gives ""). */
+char *cce_buf_steal(cce_buf *b, size_t *len);
+
+/* Fills err (if not NULL): code, HTTP status and a printf-style message. Returns -1. */
+int cce_set_error(cce_error *err, const char *code, int status, const char *fmt, ...) CCE_PRINTF(4, 5);
+
+char *cce_strdup(const char *s);  /* NULL-safe strdup */
+
+/*
+ * YAML <-> JSON tree (libyaml).  Kubeconfig files are YAML; the model keeps
+ * them as a jansson tree so that every field it does not interpret survives.
+ *
+ * cce_yaml_load: parses one YAML document into a new reference.  Plain scalars
+ * resolve as YAML 1.1 does for kubectl (null/~/empty, true/false/yes/no/on/off,
+ * integers, floats); quoted scalars and !!str are strings.  Anchors and aliases
+ * are expanded.  On error: NULL and err->code "PARSE", message
+ * "<source>:<line>:<column>: <problem>" (1-based).  JSON is YAML, so JSON text
+ * loads too.
+ *
+ * cce_yaml_dump: block-style YAML the way kubectl writes it: mapping keys in
+ * byte order at every level, sequences of mappings as "- key: ...", strings
+ * quoted only when a plain scalar would read back as something else, empty
+ * objects as {} and empty arrays as [].  The same tree always gives the same
+ * bytes.  Returns 0, or -1 on allocation failure.
+ */
+json_t *cce_yaml_load(const char *text, size_t len, const char *source, cce_error *err);
+int cce_yaml_dump(const json_t *v, cce_buf *out);
+
+/* ------------------------------------------------------------------ HTTP */
+
+/* One HTTP exchange's outcome, as the retry loop and the error reader see it. */
+typedef struct cce_http_resp {
+    long status;            /* 0: no response (transport failure) */
+    cce_buf body;
+    char request_id[96];    /* X-Request-Id header */
+    char content_type[96];
+    long retry_after_ms;    /* Retry-After header; -1 when absent */
+    int too_large;          /* the body passed the client's cap */
+} cce_http_resp;
+
+void cce_http_resp_reset(cce_http_resp *r);
+void cce_http_resp_free(cce_http_resp *r);
+
+/*
+ * Sends METHOD base/api/v3/projects/<project>/<path> with an optional JSON body,
+ * retrying as the client's policy says.  Returns 0 with a 2xx response in
+ * *resp; otherwise -1 with *err describing the final failure.  `what` names
+ * the operation in error messages ("list clusters", "clustercert <id>").
+ */
+int cce_http_call(cce_client *c, const char *method, const char *path, const char *body,
+                  const char *what, cce_http_resp *resp, cce_error *err);
+
+/*
+ * The retry policy, one function for the one-shot and the batch paths: the
+ * delay before attempt `attempt + 1` (attempt counts from 0) after a transfer
+ * that ended with curl code `curl_code` and HTTP status `status`, or -1 when
+ * the failure is final.  On a Retry-After past the client's cap, *why says so.
+ */
+long cce_retry_delay_ms(cce_client *c, int attempt, int curl_code, long status,
+                        long retry_after_ms, const char **why);
+
+/* Turns a non-2xx response into an error (every CCE/IAM/APIG body format). */
+int cce_error_from_response(const cce_http_resp *r, const char *what, cce_error *err);
+/* Turns a transport failure (curl code, curl's error text) into an error. */
+int cce_error_from_transport(int curl_code, const char *detail, const cce_http_resp *r,
+                             const char *what, cce_error *err);
+
+void cce_log(const cce_client *c, int level, const char *fmt, ...) CCE_PRINTF(3, 4);
+
+/* ------------------------------------------------------------ kubeconfig */
+
+/* Takes the reference `root` (an object) and checks/normalises it into a model. */
+cce_kubeconfig *cce_kubeconfig_from_json(json_t *root, const char *source, cce_error *err);
+
+#endif

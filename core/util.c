@@ -1,0 +1,103 @@
+/* util.c - buffers and errors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int cce_buf_reserve(cce_buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1) {
+        if (cap > SIZE_MAX / 2)
+            return -1;
+        cap *= 2;
+    }
+    char *p = realloc(b->data, cap);
+    if (!p)
+        return -1;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int cce_buf_append(cce_buf *b, const void *p, size_t n)
+{
+    if (cce_buf_reserve(b, n) < 0)
+        return -1;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int cce_buf_puts(cce_buf *b, const char *s) { return cce_buf_append(b, s, strlen(s)); }
+
+int cce_buf_printf(cce_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || cce_buf_reserve(b, (size_t)n) < 0)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+void cce_buf_free(cce_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+char *cce_buf_steal(cce_buf *b, size_t *len)
+{
+    if (!b->data && cce_buf_reserve(b, 0) < 0)
+        return NULL;
+    b->data[b->len] = '\0';
+    char *p = b->data;
+    if (len)
+        *len = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+char *cce_strdup(const char *s) { return s ? strdup(s) : NULL; }
+
+void cce_error_clear(cce_error *err)
+{
+    if (!err)
+        return;
+    free(err->message);
+    memset(err, 0, sizeof *err);
+}
+
+int cce_set_error(cce_error *err, const char *code, int status, const char *fmt, ...)
+{
+    if (!err)
+        return -1;
+    free(err->message);
+    err->message = NULL;
+    snprintf(err->code, sizeof err->code, "%s", code);
+    err->status = status;
+    err->request_id[0] = '\0';
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (err->message = malloc((size_t)n + 1)) != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(err->message, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}

@@ -1,0 +1,964 @@
+#!/usr/bin/python3
+"""CCE simulator: an HTTPS server on loopback that behaves like the Open Telekom Cloud
+CCE API (list clusters, read a cluster, issue cluster certificates), plus a stand-in
+kube-apiserver that accepts the issued client certificates.
+
+Used by the cceauto tests, benchmarks and the README demo. Standard library plus
+python3-cryptography only; it never contacts any address but loopback.
+
+Control API (on the CCE port, no auth, not counted):
+  GET  /_sim/stats    counters and the request log
+  POST /_sim/reset    zero counters, clear the log and queued faults, re-seed the fault RNG
+  POST /_sim/faults   queue a fault rule, e.g. {"route": "clustercert", "kind": "429", "count": 2}
+  POST /_sim/config   {"latency_ms": N, "rates": {"503": 0.05}, "retry_after": S}
+"""
+
+import argparse
+import base64
+import datetime
+import email.utils
+import ipaddress
+import itertools
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import socketserver
+import ssl
+import struct
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+ENVS = ("prod", "staging", "dev")
+FLAVORS = ("cce.s1.small", "cce.s2.medium")
+VERSIONS = ("v1.25.6-r0", "v1.27.4-r0", "v1.28.3-r0", "v1.29.1-r0")
+MAX_DAYS = 1825
+
+ROUTES = ("clusters", "cluster", "clustercert", "apiserver", "other")
+FAULT_ROUTES = ("clustercert", "clusters", "cluster", "any")
+STATUS_KINDS = ("400", "401", "403", "404", "409", "429", "500", "502", "503", "504")
+FAULT_KINDS = STATUS_KINDS + ("reset", "truncate", "malformed", "html", "empty", "slow")
+FORMATS = ("status", "cce", "cm", "apig")
+SLOW_SECONDS = 1.0          # delay of a "slow" fault that does not say otherwise
+
+KEY_POOL = 256             # pre-generated client keys, used in turn (see PKI.client_cert)
+SWITCH_INTERVAL = 0.1       # seconds; see main()
+
+HANDSHAKE_TIMEOUT = 10      # a client that stalls the TLS handshake loses its thread after this
+IDLE_TIMEOUT = 120          # keep-alive connections idle longer than this are closed
+MAX_BODY = 1 << 20
+
+# Per status: errorMessage, error_code, error_msg, Kubernetes reason. CCE_CM.0003 and
+# CCE_CM.0004 are documented; the other CCE_CM codes are the simulator's own.
+ERRORS = {
+    400: ("Invalid request.", "CCE_CM.0004", "Request is invalid", "BadRequest"),
+    401: ("Authorization failed.", "CCE_CM.0101", "Authorization failed", "Unauthorized"),
+    403: ("Forbidden.", "CCE_CM.0103", "Forbidden", "Forbidden"),
+    404: ("Resource not found.", "CCE_CM.0003", "Resource not found", "NotFound"),
+    409: ("Resource conflict.", "CCE_CM.0009", "Resource conflict", "Conflict"),
+    429: ("Throttling threshold has been reached.", "CCE_CM.0429",
+          "Too many requests", "TooManyRequests"),
+    500: ("Internal error.", "CCE_CM.0500", "Internal error", "InternalError"),
+    502: ("Bad gateway.", "CCE_CM.0502", "Bad gateway", "BadGateway"),
+    503: ("Service unavailable.", "CCE_CM.0503", "Service unavailable", "ServiceUnavailable"),
+    504: ("Gateway timeout.", "CCE_CM.0504", "Gateway timeout", "Timeout"),
+}
+PHRASES = {code: msg[0] for code, msg in BaseHTTPRequestHandler.responses.items()}
+
+CM_BODY = json.dumps({"error_code": "CCE_CM.0201", "error_msg": "Request body invalid",
+                      "message": "Need authorize CCE to operate user resources",
+                      "errorCode": "E.CFE.4000201"}).encode()
+MALFORMED_BODY = b'{"kind": "Config", "clusters": ['
+HTML_PAGE = ("<html>\r\n<head><title>{0} {1}</title></head>\r\n<body>\r\n"
+             "<center><h1>{0} {1}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+             "</body>\r\n</html>\r\n")
+VERSION_BODY = json.dumps({
+    "major": "1", "minor": "28", "gitVersion": "v1.28.3", "gitCommit": "0000000",
+    "gitTreeState": "clean", "buildDate": "2024-01-01T00:00:00Z", "goVersion": "go1.21.5",
+    "compiler": "gc", "platform": "linux/amd64"}).encode()
+KUBE_NOT_FOUND = json.dumps({
+    "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+    "message": "the server could not find the requested resource", "reason": "NotFound",
+    "details": {}, "code": 404}).encode()
+
+
+# Request ids and serial numbers come from here rather than from os.urandom(), which
+# releases the GIL for its syscall: every GIL hand-off is expensive with 32 busy threads.
+IDS = random.Random()
+
+
+def new_uuid():
+    return str(uuid.UUID(int=IDS.getrandbits(128), version=4))
+
+
+class UsageError(Exception):
+    """A control-API request or a command-line value that the simulator refuses."""
+
+
+def cce_error_code(status):
+    return "CCE.02429001" if status == 429 else "CCE.01%d001" % status
+
+
+def status_object(status, message):
+    """The full Kubernetes-style Status error that CCE returns for most failures."""
+    error_message, cm_code, cm_msg, reason = ERRORS[status]
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "code": status, "errorCode": cce_error_code(status),
+            "errorMessage": error_message, "error_code": cm_code, "error_msg": cm_msg,
+            "message": message, "reason": reason}
+
+
+class Reply:
+    """One HTTP response, written by Handler.write()."""
+    __slots__ = ("status", "body", "headers", "content_type", "request_id")
+
+    def __init__(self, status, body, headers=(), content_type="application/json",
+                 request_id=True):
+        self.status = status
+        self.body = body
+        self.headers = headers
+        self.content_type = content_type
+        self.request_id = request_id
+
+
+def json_reply(status, obj, headers=()):
+    return Reply(status, json.dumps(obj).encode(), headers)
+
+
+def error_reply(status, fmt, message):
+    """An error in one of the body formats seen from CCE and its API gateway."""
+    if fmt == "status":
+        return json_reply(status, status_object(status, message))
+    if fmt == "cce":
+        return json_reply(status, {"errorMessage": ERRORS[status][0],
+                                   "errorCode": cce_error_code(status)})
+    if fmt == "cm":
+        return Reply(status, CM_BODY)
+    # apig: the gateway puts its request id in the body only
+    return Reply(status, json.dumps({
+        "error_msg": "The API does not exist or has not been published in the environment",
+        "error_code": "APIG.0101", "request_id": new_uuid()}).encode(),
+        request_id=False)
+
+
+# --------------------------------------------------------------------------- PKI
+
+class PKI:
+    """The run's CA and everything it signs."""
+
+    def __init__(self):
+        self.ca_key = ec.generate_private_key(ec.SECP256R1())
+        self.ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                                     "cceauto simulator CA")])
+        now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        ca_public = self.ca_key.public_key()
+        self.ca_cert = (
+            x509.CertificateBuilder()
+            .subject_name(self.ca_name).issuer_name(self.ca_name)
+            .public_key(ca_public).serial_number(x509.random_serial_number())
+            # back-dated for clock skew; long enough to cover a 1825-day client cert
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=MAX_DAYS + 365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=False, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_public),
+                           critical=False)
+            .sign(self.ca_key, hashes.SHA256()))
+        self.ca_pem = self.ca_cert.public_bytes(serialization.Encoding.PEM)
+        self.ca_b64 = base64.b64encode(self.ca_pem).decode()
+        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_public)
+        # Built once: every client certificate carries the same extensions.
+        self.client_extensions = [
+            x509.Extension(x509.BasicConstraints.oid, True,
+                           x509.BasicConstraints(ca=False, path_length=None)),
+            x509.Extension(x509.KeyUsage.oid, True, x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                crl_sign=False, encipher_only=False, decipher_only=False)),
+            x509.Extension(x509.ExtendedKeyUsage.oid, False,
+                           x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH])),
+            x509.Extension(x509.AuthorityKeyIdentifier.oid, False, aki),
+        ]
+        self.aki = aki
+        # Generating a key per request costs a dozen cffi calls, each a GIL hand-off;
+        # under 32 concurrent clients that halves the throughput. So client keys come
+        # from a pool made at start-up, in turn: consecutive certificates never share a
+        # key, and every certificate is newly signed.
+        pool = []
+        for _ in range(KEY_POOL):
+            key = ec.generate_private_key(ec.SECP256R1())
+            pool.append((key.public_key(), base64.b64encode(key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption()))))
+        self.client_keys = itertools.cycle(pool)
+        # Signing makes ~20 cffi calls, each releasing the GIL. Done by one thread at a
+        # time, the GIL comes straight back instead of convoying through 32 threads:
+        # +15-25% req/s and a third of the system time.
+        self.signing = threading.Lock()
+
+    def server_context(self, sans, state_dir, client_ca=False):
+        """A TLS server context whose certificate names `sans` (IP address strings or
+        DNS names); with client_ca it demands a client certificate from our CA."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        names = []
+        for san in sans:
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(san)))
+            except ValueError:
+                names.append(x509.DNSName(san))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, sans[0])]))
+            .issuer_name(self.ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=825))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(self.aki, critical=False)
+            .sign(self.ca_key, hashes.SHA256()))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        # ssl only loads keys from files: keep them in the state dir just long enough.
+        with tempfile.NamedTemporaryFile(dir=state_dir, suffix=".pem") as chain:
+            chain.write(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+            chain.write(cert.public_bytes(serialization.Encoding.PEM))
+            chain.flush()
+            context.load_cert_chain(chain.name)
+        if client_ca:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(cadata=self.ca_pem.decode())
+        return context
+
+    def client_cert(self, subject, days):
+        """A newly signed client certificate valid `days` days from now (whole seconds);
+        returns base64 of the certificate PEM and of the key PEM."""
+        public_key, key_b64 = next(self.client_keys)   # atomic under the GIL
+        with self.signing:
+            not_before = datetime.datetime.fromtimestamp(int(time.time()),
+                                                         datetime.timezone.utc)
+            cert = x509.CertificateBuilder(
+                issuer_name=self.ca_name, subject_name=subject, public_key=public_key,
+                serial_number=IDS.getrandbits(159) | 1, not_valid_before=not_before,
+                not_valid_after=not_before + datetime.timedelta(days=days),
+                extensions=self.client_extensions,
+            ).sign(self.ca_key, hashes.SHA256())
+        return base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)), key_b64
+
+
+# --------------------------------------------------------------------------- fleet
+
+class Cluster:
+    """One simulated cluster with its responses serialised in advance."""
+
+    def __init__(self, i, rng, region, internal_url, external_url, ca_b64):
+        def det_uuid():
+            return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+        env = ENVS[i % len(ENVS)]
+        version = VERSIONS[i % len(VERSIONS)]
+        self.index = i
+        self.uid = det_uuid()
+        self.name = "%s-%03d" % (env, i)
+        self.phase = {7: "Unavailable", 9: "Creating"}.get(i % 10, "Available")
+        self.port_id = det_uuid()
+        self.subject = x509.Name([
+            x509.NameAttribute(NameOID.COMMON_NAME, "cce-user-" + self.uid[:8]),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters")])
+        has_eip = i % 3 != 2
+        newer = tuple(int(p) for p in version[1:].split(".")[:2]) >= (1, 27)
+
+        created = 1577836800 + rng.randrange(3 * 365 * 86400)     # 2020..2022
+        updated = created + rng.randrange(365 * 86400)
+        if i % 4 == 3:      # the Huawei Cloud shape
+            endpoints = [{"url": internal_url, "type": "Internal"}]
+            if has_eip:
+                endpoints.append({"url": external_url, "type": "External"})
+        else:               # the OTC shape
+            endpoints = {"internal": internal_url}
+            if has_eip:
+                endpoints["external"] = external_url
+                endpoints["external_otc"] = "https://%s.cce.%s.sim.invalid" % (self.uid, region)
+        obj = {
+            "kind": "Cluster", "apiVersion": "v3",
+            "metadata": {"name": self.name, "uid": self.uid,
+                         "creationTimestamp": cce_timestamp(created, rng),
+                         "updateTimestamp": cce_timestamp(updated, rng),
+                         "labels": {"env": env}, "annotations": {}},
+            "spec": {"type": "VirtualMachine", "flavor": FLAVORS[i % len(FLAVORS)],
+                     "version": version, "description": "simulated %s cluster" % env,
+                     "hostNetwork": {"vpc": det_uuid(), "subnet": det_uuid(),
+                                     "SecurityGroup": det_uuid()},
+                     "containerNetwork": {"mode": ("overlay_l2", "vpc-router")[i % 2],
+                                          "cidr": "172.16.0.0/16"},
+                     "authentication": {"mode": "rbac", "authenticatingProxy": {}},
+                     "billingMode": 0, "kubernetesSvcIpRange": "10.247.0.0/16",
+                     "kubeProxyMode": "iptables"},
+            "status": {"phase": self.phase, "jobID": det_uuid(), "endpoints": endpoints},
+        }
+        self.obj = obj
+        self.body = json.dumps(obj).encode()
+
+        ca = {"certificate-authority-data": ca_b64}
+        entries = [("internalCluster", "internal", dict(server=internal_url, **ca))]
+        if has_eip:
+            external = {"server": external_url}
+            if i % 7 == 6:  # real CCE quirk: both the CA and the insecure flag
+                external.update(ca)
+            external["insecure-skip-tls-verify"] = True
+            entries.append(("externalCluster", "external", external))
+            if newer:
+                entries.append(("externalClusterTLSVerify", "externalTLSVerify",
+                                dict(server=external_url, **ca)))
+        if i % 5 == 4:
+            entries.append(("customSAN-0", "customSAN-0", dict(server=internal_url, **ca)))
+        kubeconfig = json.dumps({
+            "kind": "Config", "apiVersion": "v1", "preferences": {},
+            "clusters": [{"name": name, "cluster": c} for name, _, c in entries],
+            "users": [{"name": "user", "user": {"client-certificate-data": "@CERT@",
+                                                "client-key-data": "@KEY@"}}],
+            "contexts": [{"name": ctx, "context": {"cluster": name, "user": "user"}}
+                         for name, ctx, _ in entries],
+            "current-context": "external" if has_eip else "internal",
+        }).encode()
+        # Only the certificate and key differ per request: splice them into these parts.
+        head, rest = kubeconfig.split(b"@CERT@")
+        middle, tail = rest.split(b"@KEY@")
+        self.kubeconfig_parts = (head, middle, tail)
+
+
+def cce_timestamp(seconds, rng):
+    """CCE's timestamp format: `2020-02-02 03:48:58.968214406 +0000 UTC`."""
+    stamp = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    return "%s.%09d +0000 UTC" % (stamp.strftime("%Y-%m-%d %H:%M:%S"), rng.randrange(10 ** 9))
+
+
+# --------------------------------------------------------------------------- state
+
+class Simulator:
+    """Everything the request handlers share: fleet, PKI, configuration, faults, stats."""
+
+    def __init__(self, args, pki):
+        self.pki = pki
+        self.seed = args.seed
+        self.project_id = args.project_id
+        self.token = args.token
+        self.quiet = args.quiet
+        self.latency = args.latency_ms / 1000.0
+        self.rates = list(args.fault.items())
+        self.retry_after = args.retry_after
+        self.lock = threading.Lock()
+        self.rng = random.Random(self.seed)
+        self.queued = []
+        self.counts = dict.fromkeys(ROUTES, 0)
+        self.log = []
+        self.clusters = {}
+        self.list_body = b""
+
+    def build_fleet(self, count, region, internal_url, external_url):
+        rng = random.Random(self.seed)
+        fleet = [Cluster(i, rng, region, internal_url, external_url, self.pki.ca_b64)
+                 for i in range(count)]
+        self.clusters = {c.uid: c for c in fleet}
+        self.list_body = json.dumps({"kind": "Cluster", "apiVersion": "v3",
+                                     "items": [c.obj for c in fleet]}).encode()
+
+    def record(self, when, method, route, cluster, status, fault):
+        with self.lock:
+            self.counts[route] += 1
+            self.log.append((when, method, route, cluster, status, fault))
+
+    def stats(self):
+        with self.lock:
+            counts = dict(self.counts)
+            log = list(self.log)
+        keys = ("t", "method", "route", "cluster", "status", "fault")
+        return {"total": sum(counts.values()), "requests": counts,
+                "log": [dict(zip(keys, entry)) for entry in log]}
+
+    def reset(self):
+        with self.lock:
+            self.counts = dict.fromkeys(ROUTES, 0)
+            self.log = []
+            self.queued = []
+            self.rng = random.Random(self.seed)
+
+    def queue_fault(self, spec):
+        rule = parse_rule(spec)
+        with self.lock:
+            self.queued.append(rule)
+            return len(self.queued)
+
+    def take_queued(self, route, cluster):
+        """The first queued rule matching this request, used up by one."""
+        if not self.queued:     # the common case, checked without the lock
+            return None
+        with self.lock:
+            for n, rule in enumerate(self.queued):
+                if rule["route"] in ("any", route) and rule["cluster"] in (None, cluster):
+                    rule["count"] -= 1
+                    if rule["count"] <= 0:
+                        del self.queued[n]
+                    return rule
+        return None
+
+    def draw_fault(self):
+        """A random fault by the configured rates, or None."""
+        rates = self.rates
+        if not rates:
+            return None
+        x = self.rng.random()
+        for kind, rate in rates:
+            if x < rate:
+                return parse_rule({"kind": kind})
+            x -= rate
+        return None
+
+    def configure(self, spec):
+        if not isinstance(spec, dict):
+            raise UsageError("config must be a JSON object")
+        latency = spec.get("latency_ms", self.latency * 1000)
+        if not is_number(latency) or latency < 0:
+            raise UsageError("latency_ms must be a number >= 0")
+        rates = parse_rates(spec["rates"]) if "rates" in spec else dict(self.rates)
+        retry_after = spec.get("retry_after", self.retry_after)
+        if type(retry_after) is not int or retry_after < 0:
+            raise UsageError("retry_after must be an integer >= 0")
+        self.latency = latency / 1000.0
+        self.rates = list(rates.items())
+        self.retry_after = retry_after
+        return self.config()
+
+    def config(self):
+        return {"latency_ms": self.latency * 1000, "rates": dict(self.rates),
+                "retry_after": self.retry_after}
+
+
+def is_number(value):
+    return type(value) in (int, float)
+
+
+def parse_rates(rates):
+    if not isinstance(rates, dict):
+        raise UsageError("rates must be an object of KIND: RATE")
+    for kind, rate in rates.items():
+        if kind not in FAULT_KINDS:
+            raise UsageError("unknown fault kind %r (one of %s)" % (kind, ", ".join(FAULT_KINDS)))
+        if not is_number(rate) or not 0 <= rate <= 1:
+            raise UsageError("rate of %s must be a number in 0..1" % kind)
+    if sum(rates.values()) > 1:
+        raise UsageError("fault rates add up to more than 1")
+    return dict(rates)
+
+
+def parse_rule(spec):
+    """Validate a fault rule and fill in its defaults."""
+    if not isinstance(spec, dict):
+        raise UsageError("a fault rule must be a JSON object")
+    rule = {"route": spec.get("route", "any"), "cluster": spec.get("cluster"),
+            "kind": spec.get("kind"), "count": spec.get("count", 1),
+            "retry_after": spec.get("retry_after"), "format": spec.get("format", "cce"),
+            "seconds": spec.get("seconds", SLOW_SECONDS), "status": spec.get("status")}
+    if rule["route"] not in FAULT_ROUTES:
+        raise UsageError("route must be one of " + ", ".join(FAULT_ROUTES))
+    if rule["cluster"] is not None and not isinstance(rule["cluster"], str):
+        raise UsageError("cluster must be a cluster id or null")
+    if rule["kind"] not in FAULT_KINDS:
+        raise UsageError("kind must be one of " + ", ".join(FAULT_KINDS))
+    if type(rule["count"]) is not int or rule["count"] < 1:
+        raise UsageError("count must be an integer >= 1")
+    if rule["retry_after"] is not None and (type(rule["retry_after"]) is not int
+                                            or rule["retry_after"] < 0):
+        raise UsageError("retry_after must be an integer >= 0")
+    if rule["format"] not in FORMATS:
+        raise UsageError("format must be one of " + ", ".join(FORMATS))
+    if not is_number(rule["seconds"]) or rule["seconds"] < 0:
+        raise UsageError("seconds must be a number >= 0")
+    if rule["status"] is not None and (type(rule["status"]) is not int
+                                       or not 200 <= rule["status"] <= 599):
+        raise UsageError("status must be an integer in 200..599")
+    return rule
+
+
+# --------------------------------------------------------------------------- HTTP
+
+class TLSServer(ThreadingHTTPServer):
+    """A threaded HTTPS server that does the TLS handshake in the connection's own
+    thread, so that a client stalling its handshake cannot hold up accept()."""
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 1024
+
+    def __init__(self, address, handler, context, sim):
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.ssl_context = context
+        self.sim = sim
+        super().__init__(address, handler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind calls socket.getfqdn(), which may ask a DNS server.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def finish_request(self, request, client_address):
+        # Without TCP_NODELAY, a response written right after the TLS 1.3 session
+        # tickets waits for the client's delayed ACK (40 ms).
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        try:
+            conn = self.ssl_context.wrap_socket(request, server_side=True)
+        except OSError:     # failed handshakes (no client cert, bad CA ...) are the client's
+            return
+        try:
+            self.RequestHandlerClass(conn, client_address, self)
+        finally:
+            # No shutdown(SHUT_WR) first: a "reset" fault must not send a FIN before its RST.
+            conn.close()
+
+    def handle_error(self, request, client_address):
+        # Clients that go away mid-request are normal; anything else is a simulator bug.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError)):
+            super().handle_error(request, client_address)
+
+
+class Handler(BaseHTTPRequestHandler):
+    """What both servers share: response writing, body reading and logging."""
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
+    server_version = "ccesim"
+    sys_version = ""
+
+    def log_request(self, code="-", size="-"):
+        pass        # every request is logged by log_line(), with its route and fault
+
+    def log_message(self, format, *args):
+        if not self.server.sim.quiet:
+            sys.stderr.write("ccesim: %s %s\n" % (self.address_string(), format % args))
+
+    def log_line(self, started, route, cluster, status, fault):
+        if not self.server.sim.quiet:
+            sys.stderr.write("ccesim: %s %s %s%s -> %s%s %.1fms\n" % (
+                self.command, route, cluster[:8] + " " if cluster else "", self.path,
+                status if status is not None else "(no response)",
+                " fault=" + fault if fault else "", (time.time() - started) * 1000))
+
+    def read_body(self):
+        """The request body (Content-Length or chunked), read in full so that the
+        connection stays usable; None when it cannot be read."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks, size = [], 0
+            while True:
+                line = self.rfile.readline(1024)
+                try:
+                    length = int(line.split(b";")[0], 16)
+                except ValueError:
+                    return None
+                size += length
+                if size > MAX_BODY:
+                    return None
+                if length == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass    # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(length))
+                self.rfile.readline(1024)
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        try:
+            length = int(length)
+        except ValueError:
+            return None
+        if not 0 <= length <= MAX_BODY:
+            return None
+        return self.rfile.read(length)
+
+    def write(self, reply, truncate=False):
+        body = reply.body
+        head = ["HTTP/1.1 %d %s" % (reply.status, PHRASES.get(reply.status, "")),
+                "Date: " + email.utils.formatdate(usegmt=True),
+                "Server: ccesim",
+                "Content-Type: " + reply.content_type,
+                "Content-Length: %d" % len(body)]
+        if reply.request_id:
+            head.append("X-Request-Id: " + new_uuid())
+        head.extend("%s: %s" % header for header in reply.headers)
+        if truncate:
+            self.close_connection = True
+            body = body[:len(body) // 2]
+        if self.close_connection:
+            head.append("Connection: close")
+        # One write, so that a response is one TLS record when it fits.
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+
+class CCEHandler(Handler):
+    """The CCE API and the /_sim/ control API."""
+
+    def do_GET(self):
+        path = self.path.split("?", 1)[0]
+        if path.startswith("/_sim/"):
+            self.control(path)
+        else:
+            self.api(path)
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    # ---- control API
+
+    def control(self, path):
+        started = time.time()
+        sim = self.server.sim
+        body = self.read_body()
+        try:
+            if body is None:
+                raise UsageError("unreadable request body")
+            if self.command == "GET" and path == "/_sim/stats":
+                reply = json_reply(200, sim.stats())
+            elif self.command == "POST" and path == "/_sim/reset":
+                sim.reset()
+                reply = json_reply(200, {"ok": True})
+            elif self.command == "POST" and path == "/_sim/faults":
+                reply = json_reply(200, {"ok": True, "queued": sim.queue_fault(load_json(body))})
+            elif self.command == "POST" and path == "/_sim/config":
+                reply = json_reply(200, sim.configure(load_json(body)))
+            else:
+                reply = json_reply(404, {"error": "no such control endpoint: %s %s"
+                                         % (self.command, path)})
+        except UsageError as err:
+            reply = json_reply(400, {"error": str(err)})
+        self.write(reply)
+        self.log_line(started, "_sim", None, reply.status, None)
+
+    # ---- CCE API
+
+    def api(self, path):
+        started = time.time()
+        sim = self.server.sim
+        route, project, cluster = classify(self.command, path)
+        status = fault = None
+        try:
+            body = self.read_body()
+            if body is None:
+                self.close_connection = True    # the stream is out of step now
+                body = b""
+            rule = sim.take_queued(route, cluster)
+            if rule is None:
+                reply = self.authorise(route)
+                if reply is None:
+                    rule = sim.draw_fault()
+                    if rule is None:
+                        reply = self.answer(route, project, cluster, body)
+            if sim.latency:
+                time.sleep(sim.latency)
+            if rule is None:
+                self.write(reply)
+                status = reply.status
+            else:
+                fault = rule["kind"]
+                status = self.fault(rule, route, project, cluster, body)
+        finally:
+            sim.record(started, self.command, route, cluster, status, fault)
+            self.log_line(started, route, cluster, status, fault)
+
+    def authorise(self, route):
+        if route == "other":
+            return error_reply(404, "apig", None)
+        if self.headers.get("X-Auth-Token") != self.server.sim.token:
+            return error_reply(401, "cce", None)
+        return None
+
+    def answer(self, route, project, cluster_id, body):
+        """The regular response, from the project check on (auth already passed)."""
+        sim = self.server.sim
+        if project != sim.project_id:
+            return error_reply(403, "cce", None)
+        if route == "clusters":
+            return Reply(200, sim.list_body)
+        cluster = sim.clusters.get(cluster_id)
+        if cluster is None:
+            return error_reply(404, "status", "cluster %s not found" % cluster_id)
+        if route == "cluster":
+            return Reply(200, cluster.body)
+        if self.command == "GET":       # the deprecated form: maximum validity
+            days = MAX_DAYS
+        else:
+            days, problem = parse_duration(body)
+            if problem:
+                return error_reply(400, "status", problem)
+        if cluster.phase != "Available":
+            return error_reply(400, "status", "cluster %s is %s, not Available"
+                               % (cluster.name, cluster.phase))
+        cert_b64, key_b64 = sim.pki.client_cert(cluster.subject, days)
+        head, middle, tail = cluster.kubeconfig_parts
+        return Reply(200, b"".join((head, cert_b64, middle, key_b64, tail)),
+                     (("Port-ID", cluster.port_id),))
+
+    def fault(self, rule, route, project, cluster, body):
+        """Answer with the fault `rule`; returns the status sent, None for none."""
+        kind = rule["kind"]
+        if kind == "reset":
+            # SO_LINGER 0 makes close() send an RST; TLSServer.finish_request closes
+            # without a TLS close_notify or a FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return None
+        if kind in ("truncate", "slow"):
+            if kind == "slow":
+                time.sleep(rule["seconds"])
+            reply = self.authorise(route) or self.answer(route, project, cluster, body)
+            self.write(reply, truncate=kind == "truncate")
+            return reply.status
+        if kind == "malformed":
+            reply = Reply(200, MALFORMED_BODY)
+        elif kind == "html":
+            status = rule["status"] or 502
+            reply = Reply(status, HTML_PAGE.format(status, PHRASES.get(status, "")).encode(),
+                          content_type="text/html")
+        elif kind == "empty":
+            reply = Reply(rule["status"] or 502, b"")
+        else:
+            status = int(kind)
+            reply = error_reply(status, rule["format"], "simulated %d fault" % status)
+            if status == 429:
+                retry_after = rule["retry_after"]
+                if retry_after is None:
+                    retry_after = self.server.sim.retry_after
+                reply.headers = (("Retry-After", str(retry_after)),)
+        self.write(reply)
+        return reply.status
+
+
+class APIServerHandler(Handler):
+    """The kube-apiserver stand-in: /version for any client with a certificate from our CA."""
+
+    def do_GET(self):
+        started = time.time()
+        status = None
+        try:
+            self.read_body()
+            if self.command == "GET" and self.path.split("?", 1)[0] == "/version":
+                reply = Reply(200, VERSION_BODY)
+            else:
+                reply = Reply(404, KUBE_NOT_FOUND)
+            self.write(reply)
+            status = reply.status
+        finally:
+            self.server.sim.record(started, self.command, "apiserver", None, status, None)
+            self.log_line(started, "apiserver", None, status, None)
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+
+def classify(method, path):
+    """(route, project id, cluster id) of a CCE API request."""
+    parts = path.split("/")
+    if len(parts) >= 6 and parts[1:4] == ["api", "v3", "projects"] and parts[5] == "clusters":
+        project = parts[4]
+        if len(parts) == 6 and method == "GET":
+            return "clusters", project, None
+        if len(parts) == 7 and parts[6] and method == "GET":
+            return "cluster", project, parts[6]
+        if (len(parts) == 8 and parts[6] and parts[7] == "clustercert"
+                and method in ("GET", "POST")):
+            return "clustercert", project, parts[6]
+    return "other", None, None
+
+
+def parse_duration(body):
+    """(days, None) from a clustercert request body, or (None, what is wrong)."""
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return None, "request body is not valid JSON"
+    if not isinstance(obj, dict):
+        return None, "request body must be a JSON object"
+    days = obj.get("duration")
+    if type(days) is not int or not (1 <= days <= MAX_DAYS or days == -1):
+        return None, "duration must be an integer from 1 to %d, or -1" % MAX_DAYS
+    return (MAX_DAYS if days == -1 else days), None
+
+
+def load_json(body):
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise UsageError("request body is not valid JSON") from None
+
+
+# --------------------------------------------------------------------------- main
+
+def loopback(value):
+    host = "127.0.0.1" if value == "localhost" else value.strip("[]")
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return host
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError("%r is not a loopback address" % value)
+
+
+def fault_rate(value):
+    kind, sep, rate = value.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return kind, float(rate)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected KIND=RATE, got %r" % value) from None
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description="Simulated Open Telekom Cloud CCE API (HTTPS on loopback) with a "
+                    "kube-apiserver stand-in. Prints one JSON line with the endpoint, "
+                    "CA file and token once it listens; SIGTERM or SIGINT stops it.",
+        epilog="Fault kinds: %s. Control API on the CCE port: GET /_sim/stats, POST "
+               "/_sim/reset, POST /_sim/faults, POST /_sim/config." % " ".join(FAULT_KINDS))
+    parser.add_argument("--listen", metavar="HOST", type=loopback, default="127.0.0.1",
+                        help="loopback address for the CCE API (default %(default)s)")
+    parser.add_argument("--port", metavar="N", type=int, default=0,
+                        help="CCE API port, 0 for an ephemeral one (default %(default)s)")
+    parser.add_argument("--api-port", metavar="N", type=int, default=0,
+                        help="kube-apiserver stand-in port on 127.0.0.1 and 127.0.0.2, "
+                             "0 for an ephemeral one (default %(default)s)")
+    parser.add_argument("--clusters", metavar="N", type=int, default=12,
+                        help="fleet size (default %(default)s)")
+    parser.add_argument("--seed", metavar="N", type=int, default=1,
+                        help="seed of the fleet and of the random faults (default %(default)s)")
+    parser.add_argument("--project-id", metavar="ID", default="0123456789abcdef0123456789abcdef",
+                        help="the project id the API serves (default %(default)s)")
+    parser.add_argument("--region", metavar="R", default="eu-de",
+                        help="region name (default %(default)s)")
+    parser.add_argument("--token", metavar="TOKEN", default="cce-sim-token",
+                        help="the accepted X-Auth-Token (default %(default)s)")
+    parser.add_argument("--latency-ms", metavar="MS", type=float, default=0.0,
+                        help="delay added to every CCE API response (default %(default)s)")
+    parser.add_argument("--fault", metavar="KIND=RATE", type=fault_rate, action="append",
+                        default=[], help="random fault rate on authorised CCE API requests, "
+                        "repeatable, e.g. --fault 503=0.05 --fault reset=0.02")
+    parser.add_argument("--retry-after", metavar="SECONDS", type=int, default=1,
+                        help="Retry-After of 429 answers (default %(default)s)")
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="where ca.pem and info.json go (default: a temporary directory "
+                             "removed on exit)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no request log on stderr")
+    args = parser.parse_args(argv)
+    for name in ("port", "api_port"):
+        if not 0 <= getattr(args, name) <= 65535:
+            parser.error("--%s must be 0..65535" % name.replace("_", "-"))
+    if not 0 <= args.clusters <= 100000:
+        parser.error("--clusters must be 0..100000")
+    if args.latency_ms < 0 or args.retry_after < 0:
+        parser.error("--latency-ms and --retry-after must be >= 0")
+    try:
+        args.fault = parse_rates(dict(args.fault))
+    except UsageError as err:
+        parser.error("--fault: %s" % err)
+    return args
+
+
+def bind_apiservers(port, context, sim):
+    """The stand-in on 127.0.0.1 and 127.0.0.2 with one port number; with an ephemeral
+    port, try a few in case 127.0.0.2 has the first one taken."""
+    for _ in range(1 if port else 5):
+        first = TLSServer(("127.0.0.1", port), APIServerHandler, context, sim)
+        try:
+            return [first, TLSServer(("127.0.0.2", first.server_port), APIServerHandler,
+                                     context, sim)]
+        except OSError as err:
+            problem = err
+            first.server_close()
+    sys.stderr.write("ccesim: warning: cannot listen on 127.0.0.2 (%s); "
+                     "external endpoints use 127.0.0.1\n" % problem)
+    return [TLSServer(("127.0.0.1", port), APIServerHandler, context, sim)]
+
+
+def write_atomic(path, data):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    # Handler threads hand the GIL over at every socket and OpenSSL call anyway; a
+    # longer forced-switch interval spares the extra hand-offs (+20% req/s at 32 clients).
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    temporary = args.state_dir is None
+    state_dir = tempfile.mkdtemp(prefix="ccesim-") if temporary else os.path.abspath(args.state_dir)
+    os.makedirs(state_dir, exist_ok=True)
+    # Signals are taken synchronously by sigwait() below; every thread inherits the mask.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    try:
+        pki = PKI()
+        sim = Simulator(args, pki)
+        ca_file = os.path.join(state_dir, "ca.pem")
+        write_atomic(ca_file, pki.ca_pem)
+
+        api_context = pki.server_context(["127.0.0.1", "127.0.0.2", "localhost"], state_dir,
+                                         client_ca=True)
+        servers = bind_apiservers(args.api_port, api_context, sim)
+        api_port = servers[0].server_port
+        external_host = servers[-1].server_address[0]
+        sim.build_fleet(args.clusters, args.region, "https://127.0.0.1:%d" % api_port,
+                        "https://%s:%d" % (external_host, api_port))
+
+        sans = ["127.0.0.1", "localhost"]
+        if args.listen not in sans:
+            sans.append(args.listen)
+        cce = TLSServer((args.listen, args.port), CCEHandler,
+                        pki.server_context(sans, state_dir), sim)
+        servers.append(cce)
+        host = "[%s]" % args.listen if ":" in args.listen else args.listen
+
+        threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+        for thread in threads:
+            thread.start()
+        info = {"endpoint": "https://%s:%d" % (host, cce.server_port),
+                "apiserver": "https://127.0.0.1:%d" % api_port,
+                "ca_file": ca_file, "project_id": args.project_id, "region": args.region,
+                "token": args.token, "clusters": args.clusters, "pid": os.getpid(),
+                "state_dir": state_dir}
+        line = json.dumps(info)
+        write_atomic(os.path.join(state_dir, "info.json"), (line + "\n").encode())
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+        signal.sigwait({signal.SIGTERM, signal.SIGINT})
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    except OSError as err:
+        sys.stderr.write("ccesim: %s\n" % err)
+        return 1
+    finally:
+        if temporary:
+            shutil.rmtree(state_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# deps.sh [--test]: installs the Debian packages cceauto needs (build; with --test
+# also what the test suite uses).  Installs only what is missing; needs root or sudo.
+set -eu
+pkgs=(build-essential cmake pkg-config liblua5.4-dev lua5.4 lua-cjson-dev libcurl4-openssl-dev
+      libssl-dev libyaml-dev libjansson-dev lua-argparse python3 python3-cryptography curl openssl ca-certificates)
+if [ "${1:-}" = --test ]; then
+  pkgs+=(lua-unit lua-check valgrind)
+  # Any kubectl will do; Debian's is kubernetes-client.
+  command -v kubectl >/dev/null 2>&1 || pkgs+=(kubernetes-client)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps.sh: installing ${missing[*]}" >&2
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
