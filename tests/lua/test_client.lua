@@ -172,7 +172,8 @@ function TestClient:test_environment_defaults()
 end
 
 function TestClient:test_parse_kubeconfig_text()
-  local kc = assert(cce.kubeconfig.parse("apiVersion: v1\nkind: Config\ncurrent-context: a\ncontexts:\n- name: a\n  context:\n    cluster: c\n    user: u\n"))
+  local kc = assert(cce.kubeconfig.parse(
+    "apiVersion: v1\nkind: Config\ncurrent-context: a\ncontexts:\n- name: a\n  context:\n    cluster: c\n    user: u\n"))
   lu.assertEquals(kc:current_context(), "a")
   lu.assertEquals(kc:contexts()[1].cluster, "c")
   local bad, err = cce.kubeconfig.parse("a: b: c\n", "cfg.yaml")

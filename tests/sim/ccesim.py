@@ -6,11 +6,19 @@ kube-apiserver that accepts the issued client certificates.
 Used by the cceauto tests, benchmarks and the README demo. Standard library plus
 python3-cryptography only; it never contacts any address but loopback.
 
-Control API (on the CCE port, no auth, not counted):
+Control API (on the CCE port, no auth, not counted, no latency):
   GET  /_sim/stats    counters and the request log
   POST /_sim/reset    zero counters, clear the log and queued faults, re-seed the fault RNG
   POST /_sim/faults   queue a fault rule, e.g. {"route": "clustercert", "kind": "429", "count": 2}
-  POST /_sim/config   {"latency_ms": N, "rates": {"503": 0.05}, "retry_after": S}
+  POST /_sim/config   {"latency_ms": N, "rates": {"503": 0.05}, "retry_after": S}; "rates"
+                      replaces the whole table, {} turns random faults off
+
+Fault rule fields: route (clustercert|clusters|cluster|any, default any), cluster (an id,
+default any), kind (400 401 403 404 409 429 500 502 503 504 reset truncate malformed html
+empty slow), count (default 1), format (status|cce|cm|apig, default cce) of the error
+body, retry_after (429; default the configured one), seconds (slow; default 1), status
+(html and empty; default 502). Queued rules act before auth and validation, first match
+wins; random faults (--fault, "rates") act once the token is accepted.
 """
 
 import argparse
@@ -53,7 +61,6 @@ FORMATS = ("status", "cce", "cm", "apig")
 SLOW_SECONDS = 1.0          # delay of a "slow" fault that does not say otherwise
 
 KEY_POOL = 256             # pre-generated client keys, used in turn (see PKI.client_cert)
-SWITCH_INTERVAL = 0.1       # seconds; see main()
 
 HANDSHAKE_TIMEOUT = 10      # a client that stalls the TLS handshake loses its thread after this
 IDLE_TIMEOUT = 120          # keep-alive connections idle longer than this are closed
@@ -180,7 +187,7 @@ class PKI:
             .sign(self.ca_key, hashes.SHA256()))
         self.ca_pem = self.ca_cert.public_bytes(serialization.Encoding.PEM)
         self.ca_b64 = base64.b64encode(self.ca_pem).decode()
-        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_public)
+        self.aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_public)
         # Built once: every client certificate carries the same extensions.
         self.client_extensions = [
             x509.Extension(x509.BasicConstraints.oid, True,
@@ -191,9 +198,8 @@ class PKI:
                 crl_sign=False, encipher_only=False, decipher_only=False)),
             x509.Extension(x509.ExtendedKeyUsage.oid, False,
                            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH])),
-            x509.Extension(x509.AuthorityKeyIdentifier.oid, False, aki),
+            x509.Extension(x509.AuthorityKeyIdentifier.oid, False, self.aki),
         ]
-        self.aki = aki
         # Generating a key per request costs a dozen cffi calls, each a GIL hand-off;
         # under 32 concurrent clients that halves the throughput. So client keys come
         # from a pool made at start-up, in turn: consecutive certificates never share a
@@ -555,9 +561,10 @@ class Handler(BaseHTTPRequestHandler):
             sys.stderr.write("ccesim: %s %s\n" % (self.address_string(), format % args))
 
     def log_line(self, started, route, cluster, status, fault):
+        """One short line: method, route, cluster id prefix (else the path), outcome."""
         if not self.server.sim.quiet:
-            sys.stderr.write("ccesim: %s %s %s%s -> %s%s %.1fms\n" % (
-                self.command, route, cluster[:8] + " " if cluster else "", self.path,
+            sys.stderr.write("ccesim: %s %s %s -> %s%s %.1fms\n" % (
+                self.command, route, cluster[:8] if cluster else self.path,
                 status if status is not None else "(no response)",
                 " fault=" + fault if fault else "", (time.time() - started) * 1000))
 
@@ -904,9 +911,6 @@ def write_atomic(path, data):
 
 def main(argv=None):
     args = parse_args(argv)
-    # Handler threads hand the GIL over at every socket and OpenSSL call anyway; a
-    # longer forced-switch interval spares the extra hand-offs (+20% req/s at 32 clients).
-    sys.setswitchinterval(SWITCH_INTERVAL)
     temporary = args.state_dir is None
     state_dir = tempfile.mkdtemp(prefix="ccesim-") if temporary else os.path.abspath(args.state_dir)
     os.makedirs(state_dir, exist_ok=True)
@@ -948,8 +952,12 @@ def main(argv=None):
         sys.stdout.flush()
 
         signal.sigwait({signal.SIGTERM, signal.SIGINT})
-        for server in servers:
-            server.shutdown()
+        # shutdown() waits out a serve_forever() poll interval: stop all at once.
+        stoppers = [threading.Thread(target=server.shutdown) for server in servers]
+        for thread in stoppers:
+            thread.start()
+        for thread, server in zip(stoppers, servers):
+            thread.join()
             server.server_close()
     except OSError as err:
         sys.stderr.write("ccesim: %s\n" % err)

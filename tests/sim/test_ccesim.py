@@ -9,7 +9,6 @@ import datetime
 import http.client
 import json
 import os
-import re
 import select
 import signal
 import socket
@@ -20,7 +19,7 @@ import time
 import unittest
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -258,6 +257,12 @@ class FleetTest(SimTestCase):
                 self.assertIsNone(headers["Connection"])
         finally:
             conn.close()
+
+    def test_stalled_handshake_blocks_nobody(self):
+        with socket.create_connection((self.sim.host, self.sim.port)):   # never says hello
+            started = time.monotonic()
+            self.assertEqual(self.sim.request("GET", self.sim.base + "/clusters")[0], 200)
+            self.assertLess(time.monotonic() - started, 2)
 
 
 class ClustercertTest(SimTestCase):
