@@ -113,6 +113,88 @@ void lcce_push_json_text(lua_State *L, const char *text)
     json_decref(v);
 }
 
+/* Returns NULL with *why set on what JSON cannot hold; never raises, so nothing leaks. */
+static json_t *to_json(lua_State *L, int idx, int depth, const char **why)
+{
+    if (depth > 64) {
+        *why = "value nested too deeply (or a cycle) for JSON";
+        return NULL;
+    }
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL: return json_null();
+    case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
+    case LUA_TNUMBER:
+        return lua_isinteger(L, idx) ? json_integer((json_int_t)lua_tointeger(L, idx)) : json_real(lua_tonumber(L, idx));
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        json_t *v = json_stringn(s, n);
+        if (!v)
+            *why = "a string is not valid UTF-8";
+        return v;
+    }
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) == NULL)
+            return json_null();
+        break;
+    case LUA_TTABLE: {
+        idx = lua_absindex(L, idx);
+        if (!lua_checkstack(L, 4)) {
+            *why = "value nested too deeply for JSON";
+            return NULL;
+        }
+        lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0;
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            count++;
+            lua_pop(L, 1);
+        }
+        json_t *out;
+        if (n > 0 && count == n) {
+            out = json_array();
+            for (lua_Integer i = 1; out && i <= n; i++) {
+                lua_rawgeti(L, idx, i);
+                json_t *v = to_json(L, -1, depth + 1, why);
+                lua_pop(L, 1);
+                if (!v || json_array_append_new(out, v) < 0) {
+                    json_decref(out);
+                    return NULL;
+                }
+            }
+            return out;
+        }
+        out = json_object();
+        lua_pushnil(L);
+        while (out && lua_next(L, idx)) {
+            json_t *v = NULL;
+            if (lua_type(L, -2) != LUA_TSTRING)
+                *why = "a table key that is not a string cannot be a JSON key";
+            else
+                v = to_json(L, -1, depth + 1, why);
+            if (!v || json_object_set_new(out, lua_tostring(L, -2), v) < 0) {
+                lua_pop(L, 2);
+                json_decref(out);
+                return NULL;
+            }
+            lua_pop(L, 1);
+        }
+        return out;
+    }
+    default: break;
+    }
+    *why = "functions, threads and userdata cannot be stored in a kubeconfig";
+    return NULL;
+}
+
+json_t *lcce_to_json(lua_State *L, int idx)
+{
+    const char *why = "out of memory";
+    json_t *v = to_json(L, idx, 0, &why);
+    if (!v)
+        luaL_error(L, "%s", why);
+    return v;
+}
+
 void lcce_new_class(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta)
 {
     luaL_newmetatable(L, name);

@@ -20,6 +20,11 @@ void lcce_push_json(lua_State *L, json_t *v);
 /* Decodes JSON text (trusted: produced by the core) and pushes it; nil if it does not parse. */
 void lcce_push_json_text(lua_State *L, const char *text);
 
+/* Converts the Lua value at idx to JSON (a new reference): a table with keys
+ * 1..n is an array, any other table an object (an empty one is {}); cce.null is
+ * null.  Raises on what JSON cannot hold (functions, cycles, non-string keys). */
+json_t *lcce_to_json(lua_State *L, int idx);
+
 /* Kubeconfig userdata: takes ownership of kc (frees it if the push fails). */
 void lcce_kubeconfig_push(lua_State *L, cce_kubeconfig *kc);
 cce_kubeconfig *lcce_kubeconfig_check(lua_State *L, int idx);

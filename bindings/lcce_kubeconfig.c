@@ -4,8 +4,12 @@
  * tostring(kc) is a one-line summary, never the document: a kubeconfig holds
  * private keys, and tostring is what ends up in logs and error messages.
  * Use kc:to_yaml() / kc:to_json() to get the text.
+ *
+ * Entries cross the boundary as JSON text (core -> jansson -> Lua table and
+ * back), so the core never holds a Lua string past a call.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "lcce_internal.h"
 
@@ -26,6 +30,23 @@ cce_kubeconfig *lcce_kubeconfig_check(lua_State *L, int idx)
     if (!u->kc)
         luaL_error(L, "attempt to use a closed cce.Kubeconfig");
     return u->kc;
+}
+
+/* Pushes a new Kubeconfig or nil, err. */
+static int push_new(lua_State *L, cce_kubeconfig *kc, cce_error *err)
+{
+    if (!kc)
+        return lcce_push_error(L, err);
+    lcce_kubeconfig_push(L, kc);
+    return 1;
+}
+
+static int push_ok(lua_State *L, int rc, cce_error *err)
+{
+    if (rc < 0)
+        return lcce_push_error(L, err);
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
 static int l_close(lua_State *L)
@@ -66,22 +87,27 @@ static int l_to_json(lua_State *L)
     return push_text(L, rc, s, n, &err);
 }
 
-/* An array of plain tables: the entry's inner mapping plus its `name`. */
+/* Pushes entry i as a plain table: its inner mapping plus `name`. */
+static void push_entry(lua_State *L, cce_kubeconfig *kc, enum cce_kc_section s, size_t i)
+{
+    char *j = cce_kubeconfig_entry_json(kc, s, i);
+    lcce_push_json_text(L, j);
+    free(j);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    lua_pushstring(L, cce_kubeconfig_name(kc, s, i));
+    lua_setfield(L, -2, "name");
+}
+
 static int push_section(lua_State *L, enum cce_kc_section s)
 {
     cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
     size_t n = cce_kubeconfig_count(kc, s);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
-        char *j = cce_kubeconfig_entry_json(kc, s, i);
-        lcce_push_json_text(L, j);
-        free(j);
-        if (!lua_istable(L, -1)) {
-            lua_pop(L, 1);
-            lua_newtable(L);
-        }
-        lua_pushstring(L, cce_kubeconfig_name(kc, s, i));
-        lua_setfield(L, -2, "name");
+        push_entry(L, kc, s, i);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;
@@ -91,6 +117,87 @@ static int l_clusters(lua_State *L) { return push_section(L, CCE_KC_CLUSTERS); }
 static int l_users(lua_State *L) { return push_section(L, CCE_KC_USERS); }
 static int l_contexts(lua_State *L) { return push_section(L, CCE_KC_CONTEXTS); }
 
+static int get_one(lua_State *L, enum cce_kc_section s)
+{
+    cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
+    long i = cce_kubeconfig_find(kc, s, luaL_checkstring(L, 2));
+    if (i < 0)
+        lua_pushnil(L);
+    else
+        push_entry(L, kc, s, (size_t)i);
+    return 1;
+}
+
+static int l_cluster(lua_State *L) { return get_one(L, CCE_KC_CLUSTERS); }
+static int l_user(lua_State *L) { return get_one(L, CCE_KC_USERS); }
+static int l_context(lua_State *L) { return get_one(L, CCE_KC_CONTEXTS); }
+
+/* kc:set_X(name, fields): the table's fields become the entry (its `name` field is ignored). */
+static int set_one(lua_State *L, enum cce_kc_section s)
+{
+    cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    json_t *v = lcce_to_json(L, 3);
+    if (json_is_array(v)) {
+        json_decref(v);
+        return luaL_argerror(L, 3, "expected a table of fields, got a list");
+    }
+    json_object_del(v, "name");
+    char *text = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    if (!text)
+        return luaL_error(L, "out of memory");
+    cce_error err = {0};
+    int rc = cce_kubeconfig_set_entry(kc, s, name, text, &err);
+    free(text);
+    return push_ok(L, rc, &err);
+}
+
+static int l_set_cluster(lua_State *L) { return set_one(L, CCE_KC_CLUSTERS); }
+static int l_set_user(lua_State *L) { return set_one(L, CCE_KC_USERS); }
+static int l_set_context(lua_State *L) { return set_one(L, CCE_KC_CONTEXTS); }
+
+static int rename_one(lua_State *L, enum cce_kc_section s)
+{
+    cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
+    cce_error err = {0};
+    return push_ok(L, cce_kubeconfig_rename(kc, s, luaL_checkstring(L, 2), luaL_checkstring(L, 3), &err), &err);
+}
+
+static int l_rename_cluster(lua_State *L) { return rename_one(L, CCE_KC_CLUSTERS); }
+static int l_rename_user(lua_State *L) { return rename_one(L, CCE_KC_USERS); }
+static int l_rename_context(lua_State *L) { return rename_one(L, CCE_KC_CONTEXTS); }
+
+static int remove_one(lua_State *L, enum cce_kc_section s)
+{
+    cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
+    cce_error err = {0};
+    return push_ok(L, cce_kubeconfig_remove(kc, s, luaL_checkstring(L, 2), &err), &err);
+}
+
+static int l_remove_cluster(lua_State *L) { return remove_one(L, CCE_KC_CLUSTERS); }
+static int l_remove_user(lua_State *L) { return remove_one(L, CCE_KC_USERS); }
+
+static int opt_bool(lua_State *L, int t, const char *k)
+{
+    if (lua_isnoneornil(L, t))
+        return 0;
+    luaL_checktype(L, t, LUA_TTABLE);
+    lua_getfield(L, t, k);
+    int v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static int l_remove_context(lua_State *L)
+{
+    cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    cce_error err = {0};
+    return push_ok(L, cce_kubeconfig_remove_context(kc, name, opt_bool(L, 3, "keep_orphans"), &err), &err);
+}
+
 static int l_current_context(lua_State *L)
 {
     const char *cur = cce_kubeconfig_current_context(lcce_kubeconfig_check(L, 1));
@@ -99,6 +206,147 @@ static int l_current_context(lua_State *L)
     else
         lua_pushnil(L);
     return 1;
+}
+
+static int l_use_context(lua_State *L)
+{
+    cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
+    cce_error err = {0};
+    return push_ok(L, cce_kubeconfig_use_context(kc, luaL_optstring(L, 2, NULL), &err), &err);
+}
+
+static int l_select(lua_State *L)
+{
+    cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
+    cce_error err = {0};
+    return push_new(L, cce_kubeconfig_select(kc, luaL_optstring(L, 2, NULL), &err), &err);
+}
+
+static int l_copy(lua_State *L)
+{
+    cce_kubeconfig *kc = cce_kubeconfig_copy(lcce_kubeconfig_check(L, 1));
+    if (!kc)
+        return luaL_error(L, "out of memory");
+    lcce_kubeconfig_push(L, kc);
+    return 1;
+}
+
+static int l_merge(lua_State *L)
+{
+    cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
+    cce_kubeconfig *other = lcce_kubeconfig_check(L, 2);
+    unsigned flags = (opt_bool(L, 3, "replace") ? CCE_MERGE_REPLACE : 0) |
+                     (opt_bool(L, 3, "set_current") ? CCE_MERGE_SET_CURRENT : 0);
+    cce_merge_stats st;
+    cce_error err = {0};
+    if (cce_kubeconfig_merge(kc, other, flags, &st, &err) < 0)
+        return lcce_push_error(L, &err);
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, (lua_Integer)st.added);
+    lua_setfield(L, -2, "added");
+    lua_pushinteger(L, (lua_Integer)st.replaced);
+    lua_setfield(L, -2, "replaced");
+    lua_pushinteger(L, (lua_Integer)st.kept);
+    lua_setfield(L, -2, "kept");
+    return 1;
+}
+
+static int push_cert(lua_State *L, int rc, const cce_cert_info *ci, cce_error *err)
+{
+    if (rc < 0)
+        return lcce_push_error(L, err);
+    lua_createtable(L, 0, 7);
+    lua_pushinteger(L, (lua_Integer)ci->not_before);
+    lua_setfield(L, -2, "not_before");
+    lua_pushinteger(L, (lua_Integer)ci->not_after);
+    lua_setfield(L, -2, "not_after");
+    lua_pushnumber(L, ci->days_left);
+    lua_setfield(L, -2, "days_left");
+    lua_pushstring(L, ci->subject);
+    lua_setfield(L, -2, "subject");
+    lua_pushstring(L, ci->issuer);
+    lua_setfield(L, -2, "issuer");
+    lua_pushstring(L, ci->serial);
+    lua_setfield(L, -2, "serial");
+    lua_pushstring(L, ci->sha256);
+    lua_setfield(L, -2, "sha256");
+    return 1;
+}
+
+static int l_cert(lua_State *L)
+{
+    cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
+    cce_cert_info ci;
+    cce_error err = {0};
+    int rc = cce_kubeconfig_user_cert(kc, luaL_checkstring(L, 2), &ci, &err);
+    return push_cert(L, rc, &ci, &err);
+}
+
+static int l_ca(lua_State *L)
+{
+    cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
+    cce_cert_info ci;
+    cce_error err = {0};
+    int rc = cce_kubeconfig_cluster_ca(kc, luaL_checkstring(L, 2), &ci, &err);
+    return push_cert(L, rc, &ci, &err);
+}
+
+static int l_check(lua_State *L)
+{
+    cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
+    char **list = NULL;
+    size_t n = cce_kubeconfig_check(kc, &list);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; list && i < n; i++) {
+        lua_pushstring(L, list[i] ? list[i] : "");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    cce_strings_free(list);
+    return 1;
+}
+
+static int l_files(lua_State *L)
+{
+    cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
+    lua_newtable(L);
+    const char *f;
+    for (size_t i = 0; (f = cce_kubeconfig_file(kc, i)) != NULL; i++) {
+        lua_pushstring(L, f);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+/* kc:save([path], { lock_timeout = seconds, overwrite = bool }) -> true, files_written | nil, err */
+static int l_save(lua_State *L)
+{
+    cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
+    int opt = 3;
+    const char *path = NULL;
+    if (lua_type(L, 2) == LUA_TTABLE)
+        opt = 2;
+    else
+        path = luaL_optstring(L, 2, NULL);
+    cce_save_opts o = {0, 0};
+    if (!lua_isnoneornil(L, opt)) {
+        luaL_checktype(L, opt, LUA_TTABLE);
+        lua_getfield(L, opt, "lock_timeout");
+        if (!lua_isnil(L, -1)) {
+            lua_Number t = luaL_checknumber(L, -1);
+            if (!(t > 0) || t > 3600)
+                return luaL_error(L, "save: lock_timeout must be between 0 and 3600 seconds");
+            o.lock_timeout_ms = (long)(t * 1000 + 0.5);
+        }
+        lua_pop(L, 1);
+        o.overwrite = opt_bool(L, opt, "overwrite");
+    }
+    size_t written = 0;
+    cce_error err = {0};
+    if (cce_kubeconfig_save(kc, path, &o, &written, &err) < 0)
+        return lcce_push_error(L, &err);
+    lua_pushboolean(L, 1);
+    lua_pushinteger(L, (lua_Integer)written);
+    return 2;
 }
 
 static int l_tostring(lua_State *L)
@@ -121,11 +369,13 @@ static int l_parse(lua_State *L)
     const char *text = luaL_checklstring(L, 1, &n);
     const char *source = luaL_optstring(L, 2, "<string>");
     cce_error err = {0};
-    cce_kubeconfig *kc = cce_kubeconfig_parse(text, n, source, &err);
-    if (!kc)
-        return lcce_push_error(L, &err);
-    lcce_kubeconfig_push(L, kc);
-    return 1;
+    return push_new(L, cce_kubeconfig_parse(text, n, source, &err), &err);
+}
+
+static int l_load(lua_State *L)
+{
+    cce_error err = {0};
+    return push_new(L, cce_kubeconfig_load(luaL_optstring(L, 1, NULL), &err), &err);
 }
 
 static int l_new(lua_State *L)
@@ -140,16 +390,41 @@ static int l_new(lua_State *L)
 void lcce_kubeconfig_open(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        {"to_yaml", l_to_yaml},   {"to_json", l_to_json},
-        {"clusters", l_clusters}, {"users", l_users},
-        {"contexts", l_contexts}, {"current_context", l_current_context},
-        {"close", l_close},       {NULL, NULL},
+        {"to_yaml", l_to_yaml},
+        {"to_json", l_to_json},
+        {"clusters", l_clusters},
+        {"users", l_users},
+        {"contexts", l_contexts},
+        {"cluster", l_cluster},
+        {"user", l_user},
+        {"context", l_context},
+        {"set_cluster", l_set_cluster},
+        {"set_user", l_set_user},
+        {"set_context", l_set_context},
+        {"rename_cluster", l_rename_cluster},
+        {"rename_user", l_rename_user},
+        {"rename_context", l_rename_context},
+        {"remove_cluster", l_remove_cluster},
+        {"remove_user", l_remove_user},
+        {"remove_context", l_remove_context},
+        {"current_context", l_current_context},
+        {"use_context", l_use_context},
+        {"select", l_select},
+        {"merge", l_merge},
+        {"copy", l_copy},
+        {"cert", l_cert},
+        {"ca", l_ca},
+        {"check", l_check},
+        {"files", l_files},
+        {"save", l_save},
+        {"close", l_close},
+        {NULL, NULL},
     };
     static const luaL_Reg meta[] = {
         {"__gc", l_close}, {"__close", l_close}, {"__tostring", l_tostring}, {NULL, NULL},
     };
     lcce_new_class(L, LCCE_KUBECONFIG_MT, methods, meta);
-    static const luaL_Reg fns[] = {{"parse", l_parse}, {"new", l_new}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"parse", l_parse}, {"load", l_load}, {"new", l_new}, {NULL, NULL}};
     luaL_newlib(L, fns);
     lua_setfield(L, -2, "kubeconfig");
 }

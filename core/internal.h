@@ -53,6 +53,14 @@ char *cce_strdup(const char *s);  /* NULL-safe strdup */
 json_t *cce_yaml_load(const char *text, size_t len, const char *source, cce_error *err);
 int cce_yaml_dump(const json_t *v, cce_buf *out);
 
+/*
+ * cce_yaml_load with a schema: plain scalars that are values of a key in
+ * `string_keys` (NULL-terminated), or items of a list under such a key, are
+ * kept as the strings written, as a typed reader (kubectl's) would.
+ */
+json_t *cce_yaml_load_typed(const char *text, size_t len, const char *source, const char *const *string_keys,
+                            cce_error *err);
+
 /* ------------------------------------------------------------------ HTTP */
 
 /* One HTTP exchange's outcome, as the retry loop and the error reader see it. */
@@ -98,5 +106,37 @@ void cce_log(const cce_client *c, int level, const char *fmt, ...) CCE_PRINTF(3,
 
 /* Takes the reference `root` (an object) and checks/normalises it into a model. */
 cce_kubeconfig *cce_kubeconfig_from_json(json_t *root, const char *source, cce_error *err);
+
+/* ------------------------------------------------------------------ files */
+
+/*
+ * Reads a whole file into *out (NUL-terminated).  A file that does not exist
+ * gives 0 with *missing = 1 and an empty buffer; other failures -1 with "IO".
+ */
+int cce_file_read(const char *path, cce_buf *out, int *missing, cce_error *err);
+
+/*
+ * Replaces `path` atomically: writes a temporary file in the target's own
+ * directory, fsyncs it, renames it over the target and fsyncs the directory.
+ * A symlink is followed: its final target is replaced, the link stays.  An
+ * existing file keeps its mode (and, for root, its owner); a new one gets
+ * `new_mode`.  On any failure the old file is untouched and no temporary file
+ * is left behind; -1 with "IO" and a message naming the path and the reason.
+ */
+int cce_file_write_atomic(const char *path, const void *data, size_t len, unsigned new_mode, cce_error *err);
+
+/*
+ * The kubeconfig lock, compatible with kubectl's: the file "<path>.lock"
+ * created with O_EXCL.  The holder writes "<pid> <hostname>\n" into it and
+ * keeps an flock() on it, so a lock whose holder died (even by kill -9) is
+ * recognised as stale and broken safely; one with no flock, a dead or absent
+ * pid and older than 30 s (kubectl's, or one from another machine) too.
+ * Waits up to timeout_ms for a live lock, then fails with "LOCKED" and a
+ * message that says who holds it.  `path` is resolved through symlinks first,
+ * so every writer locks the real file.
+ */
+typedef struct cce_lock cce_lock;
+cce_lock *cce_lock_acquire(const char *path, long timeout_ms, cce_error *err);
+void cce_lock_release(cce_lock *l); /* NULL-safe; removes the lock file */
 
 #endif

@@ -1,24 +1,110 @@
 /*
- * kubeconfig.c - the kubeconfig model.
+ * kubeconfig.c - the kubeconfig model: parse, check, change, load and save.
  *
  * The model is the document itself, held as a jansson tree: whatever kubectl
  * or another tool wrote (exec users, extensions, fields newer than this code)
- * survives a load and a save because nothing is copied into narrower structs.
- * The functions here check and interpret the parts cceauto needs.
+ * survives because nothing is copied into narrower structs.
+ *
+ * Saving never loses data.  The object keeps a snapshot of each entry as it
+ * was loaded (shared, not copied: entries are changed copy-on-write through
+ * entry_mut(), so an unchanged entry is the very same json_t as its snapshot).
+ * save() takes the file's lock, reads the file again and applies only the
+ * difference between the object and its snapshot, so whatever another
+ * program wrote meanwhile survives.
  */
+#include <errno.h>
+#include <libgen.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
+#define NSECT 3
+static const char *const section_key[NSECT] = {"clusters", "users", "contexts"};
+static const char *const inner_key[NSECT] = {"cluster", "user", "context"};
+static const char *const section_noun[NSECT] = {"cluster", "user", "context"};
+
 struct cce_kubeconfig {
-    json_t *root;
+    json_t *root;             /* the (merged) document */
+    json_t *index[NSECT];     /* name -> position in root's section; NULL when stale */
+    /* What was loaded or last saved; NULL for a document that never touched a file. */
+    json_t *snap[NSECT];      /* name -> entry (shared with root while unchanged) */
+    json_t *snap_top;         /* other top-level keys as loaded, current-context included */
+    json_t *origin[NSECT];    /* name -> index into files[] */
+    char **files;             /* the files it was loaded from, in precedence order */
+    size_t nfiles;
 };
 
-static const char *const section_key[] = {"clusters", "users", "contexts"};
-static const char *const inner_key[] = {"cluster", "user", "context"};
+/* ------------------------------------------------------------- plumbing */
 
-/* Checks one of clusters/users/contexts: an array of {"name": str, <inner>: object}. */
+static json_t *sect(const cce_kubeconfig *kc, int s) { return json_object_get(kc->root, section_key[s]); }
+
+static const char *entry_name(json_t *e) { return json_string_value(json_object_get(e, "name")); }
+
+static void index_drop(cce_kubeconfig *kc, int s)
+{
+    json_decref(kc->index[s]);
+    kc->index[s] = NULL;
+}
+
+static json_t *index_get(const cce_kubeconfig *kc_const, int s)
+{
+    cce_kubeconfig *kc = (cce_kubeconfig *)kc_const; /* the index is a cache */
+    if (!kc->index[s]) {
+        json_t *ix = json_object();
+        size_t i;
+        json_t *e;
+        json_array_foreach(sect(kc, s), i, e) {
+            const char *n = entry_name(e);
+            if (n && !json_object_get(ix, n))
+                json_object_set_new(ix, n, json_integer((json_int_t)i));
+        }
+        kc->index[s] = ix;
+    }
+    return kc->index[s];
+}
+
+long cce_kubeconfig_find(const cce_kubeconfig *kc, enum cce_kc_section s, const char *name)
+{
+    if (!name || (unsigned)s >= NSECT)
+        return -1;
+    json_t *v = json_object_get(index_get(kc, s), name);
+    return v ? (long)json_integer_value(v) : -1;
+}
+
+/* The entry at i, made private to this object so it can be changed. */
+static json_t *entry_mut(cce_kubeconfig *kc, int s, size_t i)
+{
+    json_t *arr = sect(kc, s), *e = json_array_get(arr, i);
+    if (e && e->refcount > 1) {
+        json_t *copy = json_deep_copy(e);
+        if (!copy)
+            return NULL;
+        json_array_set_new(arr, i, copy);
+        e = copy;
+    }
+    return e;
+}
+
+static json_t *inner_mut(cce_kubeconfig *kc, int s, size_t i)
+{
+    json_t *e = entry_mut(kc, s, i);
+    json_t *in = json_object_get(e, inner_key[s]);
+    if (in && in->refcount > 1) {
+        json_t *copy = json_deep_copy(in);
+        json_object_set_new(e, inner_key[s], copy);
+        in = copy;
+    }
+    return in;
+}
+
+static int nomem(cce_error *err) { return cce_set_error(err, "NOMEM", 0, "out of memory"); }
+
+/* ------------------------------------------------------------ structure */
+
+/* Checks one of clusters/users/contexts: a list of {"name": str, <inner>: mapping}, names unique. */
 static int check_section(json_t *root, int s, const char *source, cce_error *err)
 {
     json_t *arr = json_object_get(root, section_key[s]);
@@ -28,20 +114,35 @@ static int check_section(json_t *root, int s, const char *source, cce_error *err
     }
     if (!json_is_array(arr))
         return cce_set_error(err, "PARSE", 0, "%s: \"%s\" is not a list", source, section_key[s]);
+    json_t *seen = json_object();
     size_t i;
     json_t *e;
+    int rc = 0;
     json_array_foreach(arr, i, e) {
         const char *name = json_string_value(json_object_get(e, "name"));
-        if (!json_is_object(e) || !name || !*name)
-            return cce_set_error(err, "PARSE", 0, "%s: %s[%zu] has no name", source, section_key[s], i);
+        if (!json_is_object(e) || !name || !*name) {
+            rc = cce_set_error(err, "PARSE", 0, "%s: %s[%zu] has no name", source, section_key[s], i);
+            break;
+        }
+        json_t *prev = json_object_get(seen, name);
+        if (prev) {
+            /* client-go refuses such a file too: which one would win is not obvious. */
+            rc = cce_set_error(err, "PARSE", 0, "%s: %s[%zu] and %s[%lld] are both named '%s'", source, section_key[s],
+                               (size_t)json_integer_value(prev), section_key[s], (long long)i, name);
+            break;
+        }
+        json_object_set_new(seen, name, json_integer((json_int_t)i));
         json_t *inner = json_object_get(e, inner_key[s]);
-        if (inner && !json_is_object(inner) && !json_is_null(inner))
-            return cce_set_error(err, "PARSE", 0, "%s: %s entry '%s': \"%s\" is not a mapping", source,
-                                 section_key[s], name, inner_key[s]);
+        if (inner && !json_is_object(inner) && !json_is_null(inner)) {
+            rc = cce_set_error(err, "PARSE", 0, "%s: %s '%s': \"%s\" is not a mapping", source, section_noun[s], name,
+                               inner_key[s]);
+            break;
+        }
         if (!inner || json_is_null(inner))
             json_object_set_new(e, inner_key[s], json_object());
     }
-    return 0;
+    json_decref(seen);
+    return rc;
 }
 
 /*
@@ -60,44 +161,25 @@ static void fix_ca_and_insecure(json_t *root)
     }
 }
 
-cce_kubeconfig *cce_kubeconfig_from_json(json_t *root, const char *source, cce_error *err)
+/* Checks and normalises a parsed document in place (takes no reference). */
+static int normalise(json_t *root, const char *source, cce_error *err)
 {
-    if (!source)
-        source = "<input>";
-    if (json_is_null(root)) {
-        json_decref(root);
-        root = json_object();
-    }
-    if (!json_is_object(root)) {
-        json_decref(root);
-        cce_set_error(err, "PARSE", 0, "%s: a kubeconfig must be a mapping", source);
-        return NULL;
-    }
+    if (!json_is_object(root))
+        return cce_set_error(err, "PARSE", 0, "%s: a kubeconfig must be a mapping", source);
     json_t *kind = json_object_get(root, "kind");
     json_t *api = json_object_get(root, "apiVersion");
-    if (kind && !json_is_null(kind) && (!json_is_string(kind) || strcmp(json_string_value(kind), "Config") != 0)) {
-        cce_set_error(err, "PARSE", 0, "%s: kind is '%s', not 'Config'", source,
-                      json_is_string(kind) ? json_string_value(kind) : "(not a string)");
-        json_decref(root);
-        return NULL;
-    }
-    if (api && !json_is_null(api) && (!json_is_string(api) || strcmp(json_string_value(api), "v1") != 0)) {
-        cce_set_error(err, "PARSE", 0, "%s: apiVersion is '%s', not 'v1'", source,
-                      json_is_string(api) ? json_string_value(api) : "(not a string)");
-        json_decref(root);
-        return NULL;
-    }
-    for (int s = 0; s < 3; s++)
-        if (check_section(root, s, source, err) < 0) {
-            json_decref(root);
-            return NULL;
-        }
+    if (kind && !json_is_null(kind) && (!json_is_string(kind) || strcmp(json_string_value(kind), "Config") != 0))
+        return cce_set_error(err, "PARSE", 0, "%s: kind is '%s', not 'Config'", source,
+                             json_is_string(kind) ? json_string_value(kind) : "(not a string)");
+    if (api && !json_is_null(api) && (!json_is_string(api) || strcmp(json_string_value(api), "v1") != 0))
+        return cce_set_error(err, "PARSE", 0, "%s: apiVersion is '%s', not 'v1'", source,
+                             json_is_string(api) ? json_string_value(api) : "(not a string)");
+    for (int s = 0; s < NSECT; s++)
+        if (check_section(root, s, source, err) < 0)
+            return -1;
     json_t *cur = json_object_get(root, "current-context");
-    if (cur && !json_is_string(cur) && !json_is_null(cur)) {
-        cce_set_error(err, "PARSE", 0, "%s: current-context is not a string", source);
-        json_decref(root);
-        return NULL;
-    }
+    if (cur && !json_is_string(cur) && !json_is_null(cur))
+        return cce_set_error(err, "PARSE", 0, "%s: current-context is not a string", source);
     if (!kind || json_is_null(kind))
         json_object_set_new(root, "kind", json_string("Config"));
     if (!api || json_is_null(api))
@@ -105,23 +187,154 @@ cce_kubeconfig *cce_kubeconfig_from_json(json_t *root, const char *source, cce_e
     if (!json_is_object(json_object_get(root, "preferences")))
         json_object_set_new(root, "preferences", json_object());
     fix_ca_and_insecure(root);
+    return 0;
+}
 
+static int is_section_key(const char *k)
+{
+    for (int s = 0; s < NSECT; s++)
+        if (strcmp(k, section_key[s]) == 0)
+            return 1;
+    return 0;
+}
+
+static void clear_state(cce_kubeconfig *kc)
+{
+    for (int s = 0; s < NSECT; s++) {
+        index_drop(kc, s);
+        json_decref(kc->snap[s]);
+        json_decref(kc->origin[s]);
+        kc->snap[s] = kc->origin[s] = NULL;
+    }
+    json_decref(kc->snap_top);
+    kc->snap_top = NULL;
+}
+
+static void free_files(cce_kubeconfig *kc)
+{
+    for (size_t i = 0; i < kc->nfiles; i++)
+        free(kc->files[i]);
+    free(kc->files);
+    kc->files = NULL;
+    kc->nfiles = 0;
+}
+
+/* Remembers the present state as "what the files hold". */
+static void take_snapshot(cce_kubeconfig *kc)
+{
+    for (int s = 0; s < NSECT; s++) {
+        json_decref(kc->snap[s]);
+        kc->snap[s] = json_object();
+        size_t i;
+        json_t *e;
+        json_array_foreach(sect(kc, s), i, e) json_object_set(kc->snap[s], entry_name(e), e);
+    }
+    json_decref(kc->snap_top);
+    kc->snap_top = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(kc->root, k, v) {
+        if (!is_section_key(k))
+            json_object_set_new(kc->snap_top, k, json_deep_copy(v));
+    }
+}
+
+/*
+ * Builds the merged view of documents docs[0..n) (precedence order, as kubectl:
+ * the first file that names an entry wins; top-level keys likewise) and makes
+ * it the object's state, with origins and a snapshot.  Takes no references.
+ */
+static int reset_from_docs(cce_kubeconfig *kc, json_t *const *docs, size_t n)
+{
+    clear_state(kc);
+    json_t *root = json_object();
+    for (int s = 0; s < NSECT; s++) {
+        json_t *arr = json_array();
+        kc->origin[s] = json_object();
+        for (size_t f = 0; f < n; f++) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(json_object_get(docs[f], section_key[s]), i, e) {
+                const char *name = entry_name(e);
+                if (json_object_get(kc->origin[s], name))
+                    continue;
+                json_object_set_new(kc->origin[s], name, json_integer((json_int_t)f));
+                json_array_append(arr, e);
+            }
+        }
+        json_object_set_new(root, section_key[s], arr);
+    }
+    for (size_t f = 0; f < n; f++) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(docs[f], k, v) {
+            if (is_section_key(k))
+                continue;
+            json_t *have = json_object_get(root, k);
+            /* An empty current-context or preferences does not hide a later file's. */
+            int empty_have = have && ((json_is_string(have) && !*json_string_value(have)) ||
+                                      (json_is_object(have) && json_object_size(have) == 0));
+            if (!have || empty_have)
+                json_object_set(root, k, v);
+        }
+    }
+    json_decref(kc->root);
+    kc->root = root;
+    take_snapshot(kc);
+    return 0;
+}
+
+static cce_kubeconfig *kc_alloc(json_t *root)
+{
     cce_kubeconfig *kc = calloc(1, sizeof *kc);
     if (!kc) {
         json_decref(root);
-        cce_set_error(err, "NOMEM", 0, "out of memory");
         return NULL;
     }
     kc->root = root;
     return kc;
 }
 
-cce_kubeconfig *cce_kubeconfig_new(void) { return cce_kubeconfig_from_json(json_object(), NULL, NULL); }
-
-cce_kubeconfig *cce_kubeconfig_parse(const char *text, size_t len, const char *source, cce_error *err)
+cce_kubeconfig *cce_kubeconfig_from_json(json_t *root, const char *source, cce_error *err)
 {
     if (!source)
         source = "<input>";
+    if (!root) {
+        nomem(err);
+        return NULL;
+    }
+    if (json_is_null(root)) {
+        json_decref(root);
+        root = json_object();
+    }
+    if (normalise(root, source, err) < 0) {
+        json_decref(root);
+        return NULL;
+    }
+    cce_kubeconfig *kc = kc_alloc(root);
+    if (!kc)
+        nomem(err);
+    return kc;
+}
+
+cce_kubeconfig *cce_kubeconfig_new(void) { return cce_kubeconfig_from_json(json_object(), NULL, NULL); }
+
+/*
+ * The kubeconfig fields that client-go declares as strings (or lists of
+ * strings): their plain YAML values are strings whatever they look like.
+ */
+static const char *const kubeconfig_string_keys[] = {
+    "name", "server", "cluster", "user", "namespace", "current-context", "token", "tokenFile", "username",
+    "password", "certificate-authority", "certificate-authority-data", "client-certificate",
+    "client-certificate-data", "client-key", "client-key-data", "tls-server-name", "proxy-url", "as", "as-uid",
+    "as-groups", "command", "args", "value", "apiVersion", "kind", "installHint", "interactiveMode",
+    "cmd-path", "cmd-args", "access-token", "id-token", "refresh-token", "client-id", "client-secret",
+    "idp-issuer-url", "expiry", NULL,
+};
+
+/* Parses text into a normalised document (a new reference). */
+static json_t *parse_doc(const char *text, size_t len, const char *source, cce_error *err)
+{
     size_t i = 0;
     while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
         i++;
@@ -129,30 +342,53 @@ cce_kubeconfig *cce_kubeconfig_parse(const char *text, size_t len, const char *s
     if (i < len && text[i] == '{') {
         /* JSON is YAML, but jansson is faster and names the position just as well. */
         json_error_t je;
-        root = json_loadb(text, len, JSON_ALLOW_NUL, &je);
+        root = json_loadb(text, len, 0, &je);
         if (!root) {
             cce_set_error(err, "PARSE", 0, "%s:%d:%d: %s", source, je.line, je.column, je.text);
             return NULL;
         }
-    } else if ((root = cce_yaml_load(text, len, source, err)) == NULL) {
+    } else if ((root = cce_yaml_load_typed(text, len, source, kubeconfig_string_keys, err)) == NULL) {
         return NULL;
     }
-    return cce_kubeconfig_from_json(root, source, err);
+    if (json_is_null(root)) {
+        json_decref(root);
+        root = json_object();
+    }
+    if (normalise(root, source, err) < 0) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+cce_kubeconfig *cce_kubeconfig_parse(const char *text, size_t len, const char *source, cce_error *err)
+{
+    json_t *root = parse_doc(text, len, source ? source : "<input>", err);
+    if (!root)
+        return NULL;
+    cce_kubeconfig *kc = kc_alloc(root);
+    if (!kc)
+        nomem(err);
+    return kc;
 }
 
 cce_kubeconfig *cce_kubeconfig_copy(const cce_kubeconfig *kc)
 {
     json_t *r = json_deep_copy(kc->root);
-    return r ? cce_kubeconfig_from_json(r, NULL, NULL) : NULL;
+    return r ? kc_alloc(r) : NULL;
 }
 
 void cce_kubeconfig_free(cce_kubeconfig *kc)
 {
     if (!kc)
         return;
+    clear_state(kc);
+    free_files(kc);
     json_decref(kc->root);
     free(kc);
 }
+
+/* --------------------------------------------------------------- output */
 
 int cce_kubeconfig_to_yaml(const cce_kubeconfig *kc, char **out, size_t *len, cce_error *err)
 {
@@ -185,25 +421,744 @@ int cce_kubeconfig_to_json(const cce_kubeconfig *kc, int pretty, char **out, siz
     return 0;
 }
 
+/* --------------------------------------------------------------- access */
+
 const char *cce_kubeconfig_current_context(const cce_kubeconfig *kc)
 {
     const char *s = json_string_value(json_object_get(kc->root, "current-context"));
     return s && *s ? s : NULL;
 }
 
+int cce_kubeconfig_use_context(cce_kubeconfig *kc, const char *name, cce_error *err)
+{
+    if (!name) {
+        json_object_del(kc->root, "current-context");
+        return 0;
+    }
+    if (cce_kubeconfig_find(kc, CCE_KC_CONTEXTS, name) < 0)
+        return cce_set_error(err, "NOT_FOUND", 0, "no context named '%s'", name);
+    json_object_set_new(kc->root, "current-context", json_string(name));
+    return 0;
+}
+
 size_t cce_kubeconfig_count(const cce_kubeconfig *kc, enum cce_kc_section s)
 {
-    return json_array_size(json_object_get(kc->root, section_key[s]));
+    return (unsigned)s < NSECT ? json_array_size(sect(kc, s)) : 0;
 }
 
 const char *cce_kubeconfig_name(const cce_kubeconfig *kc, enum cce_kc_section s, size_t i)
 {
-    return json_string_value(json_object_get(json_array_get(json_object_get(kc->root, section_key[s]), i), "name"));
+    return (unsigned)s < NSECT ? entry_name(json_array_get(sect(kc, s), i)) : NULL;
 }
 
 char *cce_kubeconfig_entry_json(const cce_kubeconfig *kc, enum cce_kc_section s, size_t i)
 {
-    json_t *e = json_array_get(json_object_get(kc->root, section_key[s]), i);
-    json_t *inner = json_object_get(e, inner_key[s]);
+    if ((unsigned)s >= NSECT)
+        return NULL;
+    json_t *inner = json_object_get(json_array_get(sect(kc, s), i), inner_key[s]);
     return inner ? json_dumps(inner, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+}
+
+/* Adds or replaces the entry `name` with `inner` (reference taken). */
+static int put_entry(cce_kubeconfig *kc, int s, const char *name, json_t *inner)
+{
+    json_t *e = json_object();
+    if (!e || !inner || json_object_set_new(e, "name", json_string(name)) < 0 ||
+        json_object_set_new(e, inner_key[s], inner) < 0) {
+        json_decref(e);
+        return -1;
+    }
+    long i = cce_kubeconfig_find(kc, s, name);
+    if (i >= 0)
+        return json_array_set_new(sect(kc, s), (size_t)i, e);
+    if (json_array_append_new(sect(kc, s), e) < 0)
+        return -1;
+    json_object_set_new(index_get(kc, s), name, json_integer((json_int_t)json_array_size(sect(kc, s)) - 1));
+    return 0;
+}
+
+int cce_kubeconfig_set_entry(cce_kubeconfig *kc, enum cce_kc_section s, const char *name, const char *inner_json,
+                             cce_error *err)
+{
+    if ((unsigned)s >= NSECT || !name || !*name)
+        return cce_set_error(err, "INVALID_ARGUMENT", 0, "an entry needs a non-empty name");
+    json_error_t je;
+    json_t *inner = json_loads(inner_json ? inner_json : "{}", 0, &je);
+    if (!json_is_object(inner)) {
+        json_decref(inner);
+        return cce_set_error(err, "INVALID_ARGUMENT", 0, "%s '%s': the entry must be a mapping", section_noun[s], name);
+    }
+    if (put_entry(kc, s, name, inner) < 0)
+        return nomem(err);
+    if (s == CCE_KC_CLUSTERS)
+        fix_ca_and_insecure(kc->root);
+    return 0;
+}
+
+int cce_kubeconfig_remove(cce_kubeconfig *kc, enum cce_kc_section s, const char *name, cce_error *err)
+{
+    long i = cce_kubeconfig_find(kc, s, name);
+    if (i < 0)
+        return cce_set_error(err, "NOT_FOUND", 0, "no %s named '%s'", (unsigned)s < NSECT ? section_noun[s] : "entry",
+                             name ? name : "");
+    json_array_remove(sect(kc, s), (size_t)i);
+    index_drop(kc, s);
+    return 0;
+}
+
+int cce_kubeconfig_rename(cce_kubeconfig *kc, enum cce_kc_section s, const char *from, const char *to, cce_error *err)
+{
+    if ((unsigned)s >= NSECT || !from || !to || !*to)
+        return cce_set_error(err, "INVALID_ARGUMENT", 0, "rename needs an old and a new, non-empty name");
+    long i = cce_kubeconfig_find(kc, s, from);
+    if (i < 0)
+        return cce_set_error(err, "NOT_FOUND", 0, "no %s named '%s'", section_noun[s], from);
+    if (strcmp(from, to) == 0)
+        return 0;
+    if (cce_kubeconfig_find(kc, s, to) >= 0)
+        return cce_set_error(err, "EXISTS", 0, "a %s named '%s' exists already", section_noun[s], to);
+    json_t *e = entry_mut(kc, s, (size_t)i);
+    if (!e || json_object_set_new(e, "name", json_string(to)) < 0)
+        return nomem(err);
+    index_drop(kc, s);
+    /* The renamed entry still belongs to the file it came from. */
+    json_t *o = kc->origin[s] ? json_object_get(kc->origin[s], from) : NULL;
+    if (o)
+        json_object_set(kc->origin[s], to, o);
+    if (s == CCE_KC_CONTEXTS) {
+        const char *cur = cce_kubeconfig_current_context(kc);
+        if (cur && strcmp(cur, from) == 0)
+            json_object_set_new(kc->root, "current-context", json_string(to));
+        return 0;
+    }
+    const char *field = s == CCE_KC_CLUSTERS ? "cluster" : "user";
+    size_t n = json_array_size(sect(kc, CCE_KC_CONTEXTS));
+    for (size_t c = 0; c < n; c++) {
+        json_t *ctx = json_object_get(json_array_get(sect(kc, CCE_KC_CONTEXTS), c), "context");
+        const char *ref = json_string_value(json_object_get(ctx, field));
+        if (ref && strcmp(ref, from) == 0) {
+            json_t *m = inner_mut(kc, CCE_KC_CONTEXTS, c);
+            if (!m || json_object_set_new(m, field, json_string(to)) < 0)
+                return nomem(err);
+        }
+    }
+    return 0;
+}
+
+static int referenced(const cce_kubeconfig *kc, const char *field, const char *name)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(sect(kc, CCE_KC_CONTEXTS), i, e) {
+        const char *ref = json_string_value(json_object_get(json_object_get(e, "context"), field));
+        if (ref && strcmp(ref, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int cce_kubeconfig_remove_context(cce_kubeconfig *kc, const char *name, int keep_orphans, cce_error *err)
+{
+    long i = cce_kubeconfig_find(kc, CCE_KC_CONTEXTS, name);
+    if (i < 0)
+        return cce_set_error(err, "NOT_FOUND", 0, "no context named '%s'", name ? name : "");
+    json_t *ctx = json_object_get(json_array_get(sect(kc, CCE_KC_CONTEXTS), (size_t)i), "context");
+    char *cluster = cce_strdup(json_string_value(json_object_get(ctx, "cluster")));
+    char *user = cce_strdup(json_string_value(json_object_get(ctx, "user")));
+    cce_kubeconfig_remove(kc, CCE_KC_CONTEXTS, name, NULL);
+    const char *cur = cce_kubeconfig_current_context(kc);
+    if (cur && strcmp(cur, name) == 0)
+        json_object_del(kc->root, "current-context");
+    if (!keep_orphans) {
+        if (cluster && !referenced(kc, "cluster", cluster))
+            cce_kubeconfig_remove(kc, CCE_KC_CLUSTERS, cluster, NULL);
+        if (user && !referenced(kc, "user", user))
+            cce_kubeconfig_remove(kc, CCE_KC_USERS, user, NULL);
+    }
+    free(cluster);
+    free(user);
+    return 0;
+}
+
+int cce_kubeconfig_merge(cce_kubeconfig *kc, const cce_kubeconfig *other, unsigned flags, cce_merge_stats *stats,
+                         cce_error *err)
+{
+    cce_merge_stats st = {0, 0, 0};
+    for (int s = 0; s < NSECT; s++) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(sect(other, s), i, e) {
+            const char *name = entry_name(e);
+            long at = cce_kubeconfig_find(kc, s, name);
+            if (at >= 0 && !(flags & CCE_MERGE_REPLACE)) {
+                st.kept++;
+                continue;
+            }
+            /* Shared, not copied: both objects change entries copy-on-write. */
+            if (at >= 0) {
+                json_array_set(sect(kc, s), (size_t)at, e);
+                st.replaced++;
+            } else {
+                json_array_append(sect(kc, s), e);
+                json_object_set_new(index_get(kc, s), name, json_integer((json_int_t)json_array_size(sect(kc, s)) - 1));
+                st.added++;
+            }
+        }
+    }
+    const char *cur = cce_kubeconfig_current_context(other);
+    if ((flags & CCE_MERGE_SET_CURRENT) && cur)
+        json_object_set_new(kc->root, "current-context", json_string(cur));
+    if (stats)
+        *stats = st;
+    (void)err;
+    return 0;
+}
+
+size_t cce_kubeconfig_check(const cce_kubeconfig *kc, char ***out)
+{
+    cce_buf lines = {0};
+    size_t n = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(sect(kc, CCE_KC_CONTEXTS), i, e) {
+        json_t *ctx = json_object_get(e, "context");
+        const char *cl = json_string_value(json_object_get(ctx, "cluster"));
+        const char *us = json_string_value(json_object_get(ctx, "user"));
+        if (!cl || !*cl)
+            n++, cce_buf_printf(&lines, "context '%s' names no cluster%c", entry_name(e), 0);
+        else if (cce_kubeconfig_find(kc, CCE_KC_CLUSTERS, cl) < 0)
+            n++, cce_buf_printf(&lines, "context '%s' refers to cluster '%s', which does not exist%c", entry_name(e), cl, 0);
+        if (us && *us && cce_kubeconfig_find(kc, CCE_KC_USERS, us) < 0)
+            n++, cce_buf_printf(&lines, "context '%s' refers to user '%s', which does not exist%c", entry_name(e), us, 0);
+    }
+    const char *cur = cce_kubeconfig_current_context(kc);
+    if (cur && cce_kubeconfig_find(kc, CCE_KC_CONTEXTS, cur) < 0)
+        n++, cce_buf_printf(&lines, "current-context is '%s', which does not exist%c", cur, 0);
+    if (out) {
+        char **list = calloc(n + 1, sizeof *list);
+        const char *p = lines.data;
+        for (size_t k = 0; list && k < n; k++) {
+            list[k] = strdup(p);
+            p += strlen(p) + 1;
+        }
+        *out = list;
+    }
+    cce_buf_free(&lines);
+    return n;
+}
+
+void cce_strings_free(char **list)
+{
+    if (!list)
+        return;
+    for (char **p = list; *p; p++)
+        free(*p);
+    free(list);
+}
+
+/* ------------------------------------------------------ files and paths */
+
+const char *cce_kubeconfig_file(const cce_kubeconfig *kc, size_t i) { return i < kc->nfiles ? kc->files[i] : NULL; }
+
+/* The file an entry came from (NULL for entries made in memory). */
+static const char *origin_file(const cce_kubeconfig *kc, int s, const char *name)
+{
+    json_t *o = kc->origin[s] ? json_object_get(kc->origin[s], name) : NULL;
+    return o ? cce_kubeconfig_file(kc, (size_t)json_integer_value(o)) : NULL;
+}
+
+/* A path from a kubeconfig entry: relative ones are relative to the file's directory. */
+static char *resolve_path(const char *path, const char *from_file)
+{
+    if (path[0] == '/' || !from_file)
+        return strdup(path);
+    char *dup = strdup(from_file);
+    if (!dup)
+        return NULL;
+    cce_buf b = {0};
+    cce_buf_printf(&b, "%s/%s", dirname(dup), path);
+    free(dup);
+    return cce_buf_steal(&b, NULL);
+}
+
+/* Reads a file named by an entry field, for inlining or inspection. */
+static int read_entry_file(const char *path, const char *from_file, cce_buf *out, cce_error *err)
+{
+    char *full = resolve_path(path, from_file);
+    if (!full)
+        return nomem(err);
+    int missing = 0;
+    int rc = cce_file_read(full, out, &missing, err);
+    if (rc == 0 && missing)
+        rc = cce_set_error(err, "IO", 0, "cannot read %s: no such file", full);
+    free(full);
+    return rc;
+}
+
+static json_t *base64_of(const cce_buf *b)
+{
+    size_t n = 4 * ((b->len + 2) / 3) + 1;
+    unsigned char *out = malloc(n);
+    if (!out)
+        return NULL;
+    EVP_EncodeBlock(out, (const unsigned char *)b->data, (int)b->len);
+    json_t *s = json_string((const char *)out);
+    free(out);
+    return s;
+}
+
+/* Replaces "<field>" (a path) by "<field>-data" (base64 of the file). */
+static int inline_file(json_t *inner, const char *field, const char *from_file, cce_error *err)
+{
+    const char *path = json_string_value(json_object_get(inner, field));
+    if (!path || !*path)
+        return 0;
+    char data_field[64];
+    snprintf(data_field, sizeof data_field, "%s-data", field);
+    cce_buf b = {0};
+    if (read_entry_file(path, from_file, &b, err) < 0)
+        return -1;
+    json_t *v = base64_of(&b);
+    cce_buf_free(&b);
+    if (!v)
+        return nomem(err);
+    json_object_set_new(inner, data_field, v);
+    json_object_del(inner, field);
+    return 0;
+}
+
+cce_kubeconfig *cce_kubeconfig_select(const cce_kubeconfig *kc, const char *context, cce_error *err)
+{
+    if (!context)
+        context = cce_kubeconfig_current_context(kc);
+    if (!context) {
+        cce_set_error(err, "NOT_FOUND", 0, "no context given and current-context is not set");
+        return NULL;
+    }
+    long ci = cce_kubeconfig_find(kc, CCE_KC_CONTEXTS, context);
+    if (ci < 0) {
+        cce_set_error(err, "NOT_FOUND", 0, "no context named '%s'", context);
+        return NULL;
+    }
+    cce_kubeconfig *out = cce_kubeconfig_new();
+    if (!out) {
+        nomem(err);
+        return NULL;
+    }
+    json_t *ctx = json_array_get(sect(kc, CCE_KC_CONTEXTS), (size_t)ci);
+    json_array_append_new(sect(out, CCE_KC_CONTEXTS), json_deep_copy(ctx));
+    const char *refs[2] = {json_string_value(json_object_get(json_object_get(ctx, "context"), "cluster")),
+                           json_string_value(json_object_get(json_object_get(ctx, "context"), "user"))};
+    static const struct {
+        int s;
+        const char *fields[3];
+    } files[2] = {{CCE_KC_CLUSTERS, {"certificate-authority", NULL, NULL}},
+                  {CCE_KC_USERS, {"client-certificate", "client-key", "tokenFile"}}};
+    for (int k = 0; k < 2; k++) {
+        int s = files[k].s;
+        long i = refs[k] ? cce_kubeconfig_find(kc, s, refs[k]) : -1;
+        if (i < 0)
+            continue; /* a dangling reference stays dangling, as kubectl --minify does */
+        json_t *e = json_deep_copy(json_array_get(sect(kc, s), (size_t)i));
+        json_array_append_new(sect(out, s), e);
+        json_t *inner = json_object_get(e, inner_key[s]);
+        for (int f = 0; f < 3 && files[k].fields[f]; f++) {
+            if (strcmp(files[k].fields[f], "tokenFile") == 0)
+                continue; /* kubectl --flatten keeps tokenFile as a path too */
+            if (inline_file(inner, files[k].fields[f], origin_file(kc, s, refs[k]), err) < 0) {
+                cce_kubeconfig_free(out);
+                return NULL;
+            }
+        }
+    }
+    json_object_set_new(out->root, "current-context", json_string(context));
+    return out;
+}
+
+/* Finds the certificate of an entry: "<field>-data" (base64 PEM) or the file "<field>". */
+static int entry_cert(const cce_kubeconfig *kc, int s, const char *name, const char *field, cce_cert_info *out,
+                      cce_error *err)
+{
+    long i = cce_kubeconfig_find(kc, s, name);
+    if (i < 0)
+        return cce_set_error(err, "NOT_FOUND", 0, "no %s named '%s'", section_noun[s], name ? name : "");
+    json_t *inner = json_object_get(json_array_get(sect(kc, s), (size_t)i), inner_key[s]);
+    char data_field[64];
+    snprintf(data_field, sizeof data_field, "%s-data", field);
+    const char *data = json_string_value(json_object_get(inner, data_field));
+    const char *path = json_string_value(json_object_get(inner, field));
+    int rc;
+    if (data && *data) {
+        rc = cce_cert_parse(data, strlen(data), out, err);
+    } else if (path && *path) {
+        char *full = resolve_path(path, origin_file(kc, s, name));
+        if (!full)
+            return nomem(err);
+        rc = cce_cert_parse_file(full, out, err);
+        free(full);
+    } else if (s == CCE_KC_USERS) {
+        const char *how = json_object_get(inner, "exec")            ? "an exec plugin"
+                          : json_object_get(inner, "auth-provider") ? "an auth-provider"
+                          : json_object_get(inner, "token") || json_object_get(inner, "tokenFile") ? "a token"
+                          : json_object_get(inner, "username")                                     ? "a password"
+                                                                    : "no credentials";
+        return cce_set_error(err, "NO_CERT", 0, "user '%s' has no client certificate (it uses %s)", name, how);
+    } else {
+        return cce_set_error(err, "NO_CERT", 0, "cluster '%s' has no certificate authority", name);
+    }
+    if (rc < 0 && err && err->message && strncmp(err->message, section_noun[s], strlen(section_noun[s])) != 0) {
+        /* Say which entry the unreadable certificate belongs to. */
+        char *m = err->message;
+        err->message = NULL;
+        char code[sizeof err->code];
+        memcpy(code, err->code, sizeof code);
+        cce_set_error(err, code, 0, "%s '%s': %s", section_noun[s], name, m);
+        free(m);
+    }
+    return rc;
+}
+
+int cce_kubeconfig_user_cert(const cce_kubeconfig *kc, const char *user, cce_cert_info *out, cce_error *err)
+{
+    return entry_cert(kc, CCE_KC_USERS, user, "client-certificate", out, err);
+}
+
+int cce_kubeconfig_cluster_ca(const cce_kubeconfig *kc, const char *cluster, cce_cert_info *out, cce_error *err)
+{
+    return entry_cert(kc, CCE_KC_CLUSTERS, cluster, "certificate-authority", out, err);
+}
+
+/* ---------------------------------------------------------- load & save */
+
+static char *default_path(void)
+{
+    const char *home = getenv("HOME");
+    cce_buf b = {0};
+    cce_buf_printf(&b, "%s/.kube/config", home && *home ? home : ".");
+    return cce_buf_steal(&b, NULL);
+}
+
+/* The list of files to load: an explicit path, else $KUBECONFIG, else ~/.kube/config. */
+static size_t file_list(const char *path, char ***out)
+{
+    char **list = NULL;
+    size_t n = 0;
+    const char *env = path ? NULL : getenv("KUBECONFIG");
+    if (path || !env || !*env) {
+        list = calloc(1, sizeof *list);
+        if (list && (list[0] = path ? strdup(path) : default_path()) != NULL)
+            n = 1;
+    } else {
+        char *dup = strdup(env), *save = NULL;
+        for (char *tok = dup ? strtok_r(dup, ":", &save) : NULL; tok; tok = strtok_r(NULL, ":", &save)) {
+            int seen = 0;
+            for (size_t i = 0; i < n; i++)
+                seen |= strcmp(list[i], tok) == 0;
+            if (seen)
+                continue;
+            char **t = realloc(list, (n + 1) * sizeof *list);
+            if (!t)
+                break;
+            list = t;
+            if ((list[n] = strdup(tok)) != NULL)
+                n++;
+        }
+        free(dup);
+    }
+    *out = list;
+    return n;
+}
+
+/* Reads and parses one file; a missing file is an empty document. */
+static json_t *load_doc(const char *path, int *missing, cce_error *err)
+{
+    cce_buf b = {0};
+    int miss = 0;
+    if (cce_file_read(path, &b, &miss, err) < 0)
+        return NULL;
+    if (missing)
+        *missing = miss;
+    json_t *doc = parse_doc(b.data ? b.data : "", b.len, path, err);
+    cce_buf_free(&b);
+    return doc;
+}
+
+cce_kubeconfig *cce_kubeconfig_load(const char *path, cce_error *err)
+{
+    char **files;
+    size_t n = file_list(path, &files);
+    if (n == 0) {
+        free(files);
+        nomem(err);
+        return NULL;
+    }
+    json_t **docs = calloc(n, sizeof *docs);
+    cce_kubeconfig *kc = NULL;
+    size_t loaded = 0;
+    if (docs) {
+        for (; loaded < n; loaded++)
+            if ((docs[loaded] = load_doc(files[loaded], NULL, err)) == NULL)
+                break;
+        if (loaded == n && (kc = kc_alloc(json_object())) != NULL) {
+            reset_from_docs(kc, docs, n);
+            kc->files = files;
+            kc->nfiles = n;
+            files = NULL;
+        } else if (loaded == n) {
+            nomem(err);
+        }
+    } else {
+        nomem(err);
+    }
+    for (size_t i = 0; i < loaded; i++)
+        json_decref(docs[i]);
+    free(docs);
+    if (files) {
+        for (size_t i = 0; i < n; i++)
+            free(files[i]);
+        free(files);
+    }
+    return kc;
+}
+
+/* Puts `e` into doc's section: replaces the entry of the same name, else appends. */
+static void doc_upsert(json_t *doc, int s, json_t *e)
+{
+    json_t *arr = json_object_get(doc, section_key[s]);
+    const char *name = entry_name(e);
+    size_t i;
+    json_t *x;
+    json_array_foreach(arr, i, x) {
+        if (strcmp(entry_name(x), name) == 0) {
+            json_array_set(arr, i, e);
+            return;
+        }
+    }
+    json_array_append(arr, e);
+}
+
+static void doc_remove(json_t *doc, int s, const char *name)
+{
+    json_t *arr = json_object_get(doc, section_key[s]);
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        if (strcmp(entry_name(json_array_get(arr, i)), name) == 0) {
+            json_array_remove(arr, i);
+            return;
+        }
+}
+
+static long origin_index(const cce_kubeconfig *kc, int s, const char *name)
+{
+    json_t *o = kc->origin[s] ? json_object_get(kc->origin[s], name) : NULL;
+    return o ? (long)json_integer_value(o) : -1;
+}
+
+/*
+ * Applies this object's changes to `doc`, the fresh content of file number
+ * `f` among kc->files.  `dest` is the file that gets new entries and
+ * top-level changes.  Returns how many changes were applied.
+ */
+static size_t apply_changes(const cce_kubeconfig *kc, json_t *doc, long f, long dest, long cur_file)
+{
+    size_t changes = 0;
+    for (int s = 0; s < NSECT; s++) {
+        const char *name;
+        json_t *old;
+        json_object_foreach(kc->snap[s], name, old) {
+            if (cce_kubeconfig_find(kc, s, name) < 0 && origin_index(kc, s, name) == f) {
+                doc_remove(doc, s, name);
+                changes++;
+            }
+        }
+        size_t i;
+        json_t *e;
+        json_array_foreach(sect(kc, s), i, e) {
+            name = entry_name(e);
+            old = json_object_get(kc->snap[s], name);
+            if (old && (old == e || json_equal(old, e)))
+                continue;
+            long o = origin_index(kc, s, name);
+            /* a renamed entry: its old name left the snapshot's file, the new one goes there */
+            if ((o >= 0 ? o : dest) != f)
+                continue;
+            doc_upsert(doc, s, e);
+            changes++;
+        }
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(kc->root, k, v) {
+        if (is_section_key(k))
+            continue;
+        json_t *was = json_object_get(kc->snap_top, k);
+        long owner = strcmp(k, "current-context") == 0 ? cur_file : dest;
+        if (owner == f && !(was && json_equal(was, v))) {
+            json_object_set(doc, k, v);
+            changes++;
+        }
+    }
+    json_object_foreach(kc->snap_top, k, v) {
+        long owner = strcmp(k, "current-context") == 0 ? cur_file : dest;
+        if (owner == f && !json_object_get(kc->root, k)) {
+            json_object_del(doc, k);
+            changes++;
+        }
+    }
+    return changes;
+}
+
+/* Adds every entry of kc to doc (a file kc was not loaded from); never removes. */
+static void apply_all(const cce_kubeconfig *kc, json_t *doc)
+{
+    for (int s = 0; s < NSECT; s++) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(sect(kc, s), i, e) doc_upsert(doc, s, e);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(kc->root, k, v) {
+        if (is_section_key(k))
+            continue;
+        json_t *have = json_object_get(doc, k);
+        int empty = !have || json_is_null(have) || (json_is_string(have) && !*json_string_value(have)) ||
+                    (json_is_object(have) && json_object_size(have) == 0);
+        if (empty)
+            json_object_set(doc, k, v);
+    }
+}
+
+static int write_doc(const char *path, json_t *doc, cce_error *err)
+{
+    cce_buf b = {0};
+    if (cce_yaml_dump(doc, &b) < 0) {
+        cce_buf_free(&b);
+        return nomem(err);
+    }
+    int rc = cce_file_write_atomic(path, b.data, b.len, 0600, err);
+    cce_buf_free(&b);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int cce_kubeconfig_save(cce_kubeconfig *kc, const char *path, const cce_save_opts *opts, size_t *written, cce_error *err)
+{
+    long timeout = opts && opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : 10000;
+    int overwrite = opts && opts->overwrite;
+    if (written)
+        *written = 0;
+
+    /* Which files, and is this object's snapshot about them? */
+    long own = -1;
+    if (path) {
+        for (size_t i = 0; i < kc->nfiles; i++)
+            if (strcmp(kc->files[i], path) == 0)
+                own = (long)i;
+        if (own >= 0 && kc->nfiles > 1)
+            own = -1; /* one file of several: treat it as a new target */
+    } else if (kc->nfiles == 0) {
+        return cce_set_error(err, "INVALID_ARGUMENT", 0, "this kubeconfig was not loaded from a file: give save() a path");
+    }
+    size_t n = path ? 1 : kc->nfiles;
+    const char *const *targets = path ? &path : (const char *const *)kc->files;
+
+    /* Lock in a fixed order, so two savers of the same files cannot deadlock. */
+    char **order = malloc(n * sizeof *order);
+    cce_lock **locks = calloc(n, sizeof *locks);
+    json_t **docs = calloc(n, sizeof *docs);
+    int rc = -1;
+    if (!order || !locks || !docs) {
+        nomem(err);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i] = (char *)targets[i];
+    qsort(order, n, sizeof *order, cmp_str);
+    for (size_t i = 0; i < n; i++)
+        if ((locks[i] = cce_lock_acquire(order[i], timeout, err)) == NULL)
+            goto out;
+
+    /* Read every target again, now that nobody else can write it. */
+    for (size_t i = 0; i < n; i++)
+        if ((docs[i] = overwrite ? json_deep_copy(kc->root) : load_doc(targets[i], NULL, err)) == NULL)
+            goto out;
+
+    size_t *changes = calloc(n, sizeof *changes);
+    if (!changes) {
+        nomem(err);
+        goto out;
+    }
+    if (overwrite) {
+        changes[0] = 1;
+    } else if (path && own < 0) {
+        apply_all(kc, docs[0]);
+        changes[0] = 1;
+    } else {
+        /* New entries go to the first file that exists, as kubectl does; else the first. */
+        long dest = 0, cur_file = -1;
+        for (size_t i = 0; i < n; i++) {
+            int missing = 0;
+            cce_buf tmp = {0};
+            if (cce_file_read(targets[i], &tmp, &missing, NULL) == 0 && !missing) {
+                dest = (long)i;
+                cce_buf_free(&tmp);
+                break;
+            }
+            cce_buf_free(&tmp);
+        }
+        /* current-context lives in the first file that sets it. */
+        for (size_t i = 0; i < n && cur_file < 0; i++) {
+            const char *c = json_string_value(json_object_get(docs[i], "current-context"));
+            if (c && *c)
+                cur_file = (long)i;
+        }
+        if (cur_file < 0)
+            cur_file = dest;
+        for (size_t i = 0; i < n; i++)
+            changes[i] = apply_changes(kc, docs[i], path ? own : (long)i, dest, cur_file);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!changes[i])
+            continue;
+        if (write_doc(targets[i], docs[i], err) < 0) {
+            free(changes);
+            goto out;
+        }
+        if (written)
+            (*written)++;
+    }
+    free(changes);
+
+    /* The object now shows the files as they are. */
+    if (path && own < 0) {
+        char *p = strdup(path);
+        if (!p) {
+            nomem(err);
+            goto out;
+        }
+        free_files(kc);
+        kc->files = malloc(sizeof *kc->files);
+        if (!kc->files) {
+            free(p);
+            nomem(err);
+            goto out;
+        }
+        kc->files[0] = p;
+        kc->nfiles = 1;
+    }
+    reset_from_docs(kc, docs, n);
+    rc = 0;
+out:
+    for (size_t i = 0; locks && i < n; i++)
+        cce_lock_release(locks[i]);
+    for (size_t i = 0; docs && i < n; i++)
+        json_decref(docs[i]);
+    free(docs);
+    free(locks);
+    free(order);
+    return rc;
 }

@@ -424,6 +424,7 @@ typedef struct frame {
     char *anchor;        /* anchor to register once the collection is complete */
     size_t start_nodes;  /* loader.nodes before this collection */
     size_t child_height; /* tallest child so far */
+    bool strings;        /* seqs: the items are string-typed (see cce_yaml_load_typed) */
 } frame;
 
 typedef struct loader {
@@ -439,6 +440,7 @@ typedef struct loader {
     size_t n_anchors, cap_anchors;
     json_t *anchor_index; /* anchor name -> index into anchors (latest wins) */
     size_t nodes, alias_nodes;
+    const char *const *string_keys; /* values under these keys are strings, as written */
 } loader;
 
 static int fail_at(loader *L, size_t line, size_t col, const char *fmt, ...) CCE_PRINTF(4, 5);
@@ -762,6 +764,28 @@ static json_t *scalar_value(loader *L, const yaml_event_t *ev)
     return tagged_json(L, ev, tag);
 }
 
+static bool is_string_key(const loader *L, const char *k)
+{
+    for (const char *const *p = L->string_keys; p && *p; p++)
+        if (strcmp(*p, k) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Whether the value about to be read is declared a string by the schema:
+ * a mapping value under a string key, or an item of a list under one.
+ * kubectl's YAML reader does the same (it knows its Go struct fields), so
+ * `namespace: 2024` or `name: y` stay strings there too.
+ */
+static bool schema_string(const loader *L)
+{
+    if (!L->string_keys || L->depth == 0)
+        return false;
+    const frame *f = &L->stack[L->depth - 1];
+    return f->is_map ? (f->has_key && f->key && is_string_key(L, f->key)) : f->strings;
+}
+
 static int on_scalar(loader *L, const yaml_event_t *ev)
 {
     const char *s = (const char *)ev->data.scalar.value;
@@ -784,7 +808,7 @@ static int on_scalar(loader *L, const yaml_event_t *ev)
         json_decref(v);
         return rc;
     }
-    json_t *v = scalar_value(L, ev);
+    json_t *v = !ev->data.scalar.tag && schema_string(L) ? string_json(L, s, n) : scalar_value(L, ev);
     if (!v)
         return -1;
     if (anchor && add_anchor(L, anchor, v, s, n, 1, 0) < 0) {
@@ -841,6 +865,7 @@ static int on_collection_start(loader *L, const yaml_event_t *ev, bool is_map)
     char *anchor_copy = NULL;
     if (anchor && !(anchor_copy = cce_strdup(anchor)))
         return fail_nomem(L);
+    bool strings = !is_map && schema_string(L);
     json_t *node = is_map ? json_object() : json_array();
     /* Attach at once: the parent (or root) owns it, so error paths free it. */
     if (add_value(L, node, 1) < 0) {
@@ -853,6 +878,7 @@ static int on_collection_start(loader *L, const yaml_event_t *ev, bool is_map)
     f->is_map = is_map;
     f->anchor = anchor_copy;
     f->start_nodes = before;
+    f->strings = strings;
     return 0;
 }
 
@@ -872,8 +898,15 @@ static int on_collection_end(loader *L)
 
 json_t *cce_yaml_load(const char *text, size_t len, const char *source, cce_error *err)
 {
+    return cce_yaml_load_typed(text, len, source, NULL, err);
+}
+
+json_t *cce_yaml_load_typed(const char *text, size_t len, const char *source, const char *const *string_keys,
+                            cce_error *err)
+{
     loader L;
     memset(&L, 0, sizeof L);
+    L.string_keys = string_keys;
     L.source = source ? source : "<input>";
     L.err = err;
     L.text = text ? text : "";

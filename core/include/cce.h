@@ -171,6 +171,8 @@ int cce_kubeconfig_to_json(const cce_kubeconfig *kc, int pretty, char **out, siz
 
 /* NULL when unset.  The string belongs to kc and lives until kc changes. */
 const char *cce_kubeconfig_current_context(const cce_kubeconfig *kc);
+/* Sets current-context to an existing context (NULL unsets it); "NOT_FOUND" otherwise. */
+int cce_kubeconfig_use_context(cce_kubeconfig *kc, const char *name, cce_error *err);
 
 enum cce_kc_section { CCE_KC_CLUSTERS = 0, CCE_KC_USERS = 1, CCE_KC_CONTEXTS = 2 };
 
@@ -179,6 +181,117 @@ size_t cce_kubeconfig_count(const cce_kubeconfig *kc, enum cce_kc_section s);
 const char *cce_kubeconfig_name(const cce_kubeconfig *kc, enum cce_kc_section s, size_t i);
 /* Entry i's inner object ("cluster", "user" or "context") as compact JSON; caller frees. */
 char *cce_kubeconfig_entry_json(const cce_kubeconfig *kc, enum cce_kc_section s, size_t i);
+/* Index of the entry with that name, or -1. */
+long cce_kubeconfig_find(const cce_kubeconfig *kc, enum cce_kc_section s, const char *name);
+/* Adds or replaces an entry; `inner_json` is its inner object as JSON text. */
+int cce_kubeconfig_set_entry(cce_kubeconfig *kc, enum cce_kc_section s, const char *name, const char *inner_json,
+                             cce_error *err);
+/* Removes one entry (no cascading); "NOT_FOUND" when absent. */
+int cce_kubeconfig_remove(cce_kubeconfig *kc, enum cce_kc_section s, const char *name, cce_error *err);
+
+/*
+ * Renames an entry.  Renaming a cluster or user updates the contexts that
+ * refer to it; renaming the current context updates current-context.
+ * "NOT_FOUND" when `from` is absent, "EXISTS" when `to` is taken.
+ */
+int cce_kubeconfig_rename(cce_kubeconfig *kc, enum cce_kc_section s, const char *from, const char *to, cce_error *err);
+
+/*
+ * Removes a context, then its cluster and user when no other context refers
+ * to them (unless keep_orphans).  A removed current context unsets
+ * current-context.
+ */
+int cce_kubeconfig_remove_context(cce_kubeconfig *kc, const char *name, int keep_orphans, cce_error *err);
+
+/*
+ * A new kubeconfig holding one context (NULL: the current one), its cluster
+ * and its user, with current-context set to it, like
+ * `kubectl config view --minify --flatten`: certificate and key files are
+ * read and inlined as *-data (relative paths against the file the entry came
+ * from).
+ */
+cce_kubeconfig *cce_kubeconfig_select(const cce_kubeconfig *kc, const char *context, cce_error *err);
+
+enum {
+    CCE_MERGE_REPLACE = 1,      /* an entry of `other` replaces one of the same name (default: keep ours) */
+    CCE_MERGE_SET_CURRENT = 2,  /* take other's current-context (default: ours stays) */
+};
+typedef struct cce_merge_stats {
+    size_t added, replaced, kept;
+} cce_merge_stats;
+/* Merges other's clusters, users and contexts into kc.  `stats` may be NULL. */
+int cce_kubeconfig_merge(cce_kubeconfig *kc, const cce_kubeconfig *other, unsigned flags, cce_merge_stats *stats,
+                         cce_error *err);
+
+/*
+ * Problems that kubectl tolerates but a user should hear of: a context that
+ * names a missing cluster or user, a current-context that names no context.
+ * Returns how many; *out (may be NULL) gets a NULL-terminated array of
+ * messages to free with cce_strings_free().
+ */
+size_t cce_kubeconfig_check(const cce_kubeconfig *kc, char ***out);
+void cce_strings_free(char **list);
+
+/*
+ * Loads like kubectl: path NULL means every file of $KUBECONFIG (':'-separated,
+ * the first file that names an entry wins, as kubectl merges) or else
+ * ~/.kube/config.  A missing file is an empty config.  The object remembers
+ * which file each entry came from, for cce_kubeconfig_save(kc, NULL, ...).
+ */
+cce_kubeconfig *cce_kubeconfig_load(const char *path, cce_error *err);
+/* The files it was loaded from (NULL past the end). */
+const char *cce_kubeconfig_file(const cce_kubeconfig *kc, size_t i);
+
+typedef struct cce_save_opts {
+    long lock_timeout_ms;  /* how long to wait for another writer's lock; default 10000 */
+    int overwrite;         /* 1: write exactly this document, dropping what else the file has */
+} cce_save_opts;
+
+/*
+ * Saves without ever losing data.  Under the file's lock (<file>.lock, as
+ * kubectl), the file is read again and this object's changes since it was
+ * loaded (entries added, changed, renamed or removed; current-context) are
+ * applied to what is on disk now, so entries written meanwhile by another
+ * program survive.  Saving to a file the object was not loaded from adds or
+ * replaces its entries there and never removes any; current-context is set
+ * only when the file has none.  The file is replaced atomically (temporary
+ * file, fsync, rename, fsync of the directory), mode 0600 when new, its mode
+ * kept otherwise; through a symlink its target is updated.  path NULL: back
+ * to the files it was loaded from, each changed entry to the file it came
+ * from and new entries to the first file.  Nothing is written when nothing
+ * changed.  Afterwards the object shows the file(s) as saved.
+ * *written (may be NULL) tells how many files were written.
+ */
+int cce_kubeconfig_save(cce_kubeconfig *kc, const char *path, const cce_save_opts *opts, size_t *written,
+                        cce_error *err);
+
+/* -------------------------------------------------------------- certificates */
+
+/* What a kubeconfig user needs to know about an X.509 certificate. */
+typedef struct cce_cert_info {
+    time_t not_before;     /* UTC, seconds since the epoch */
+    time_t not_after;
+    double days_left;      /* (not_after - now) / 86400; negative once expired */
+    char subject[256];     /* one line, RFC 2253 order: "CN=cce-user,O=system:masters" */
+    char issuer[256];
+    char serial[80];       /* uppercase hex, no separators, as `openssl x509 -serial` */
+    char sha256[96];       /* "AB:CD:...", as `openssl x509 -fingerprint -sha256` */
+} cce_cert_info;
+
+/* The first certificate in PEM (or DER) bytes.  Error codes: "CERT" (not a certificate). */
+int cce_cert_parse(const void *data, size_t len, cce_cert_info *out, cce_error *err);
+/* The same for a file; "IO" when it cannot be read. */
+int cce_cert_parse_file(const char *path, cce_cert_info *out, cce_error *err);
+
+/*
+ * A user's client certificate (client-certificate-data, else the file named by
+ * client-certificate) or a cluster's CA (certificate-authority-data /
+ * certificate-authority).  Errors: "NOT_FOUND" (no such entry), "NO_CERT"
+ * (the user authenticates otherwise: token, exec, auth-provider), "CERT",
+ * "IO".
+ */
+int cce_kubeconfig_user_cert(const cce_kubeconfig *kc, const char *user, cce_cert_info *out, cce_error *err);
+int cce_kubeconfig_cluster_ca(const cce_kubeconfig *kc, const char *cluster, cce_cert_info *out, cce_error *err);
 
 #ifdef __cplusplus
 }

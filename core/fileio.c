@@ -1,0 +1,673 @@
+/*
+ * fileio.c - whole-file reads, atomic replacement and the kubeconfig lock.
+ *
+ * The promises (see internal.h): a kubeconfig is never left half-written,
+ * a failed save leaves the old file and no temporary file behind, and the lock
+ * is kubectl's "<path>.lock" (O_EXCL) plus an flock() held by cceauto so that
+ * a holder that died is recognised at once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define CCE_FILE_MAX ((size_t)256 * 1024 * 1024)  /* cce_file_read's cap */
+#define CCE_LOCK_STALE_S 30                        /* age after which an unheld foreign lock is stale */
+#define CCE_LOCK_POLL_MS 20
+#define CCE_MAX_SYMLINKS 40
+
+/* ------------------------------------------------------------ small helpers */
+
+static char *str_concat3(const char *a, const char *b, const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    char *p = malloc(la + lb + lc + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, a, la);
+    memcpy(p + la, b, lb);
+    memcpy(p + la + lb, c, lc + 1);
+    return p;
+}
+
+/* Splits `path` into a new directory string and a pointer to its last component. */
+static char *split_dir(const char *path, const char **name)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        *name = path;
+        return cce_strdup(".");
+    }
+    *name = slash + 1;
+    if (slash == path)
+        return cce_strdup("/");
+    size_t n = (size_t)(slash - path);
+    char *d = malloc(n + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, path, n);
+    d[n] = '\0';
+    return d;
+}
+
+static char *join_path(const char *dir, const char *name)
+{
+    size_t l = strlen(dir);
+    return str_concat3(dir, (l && dir[l - 1] == '/') ? "" : "/", name);
+}
+
+static int open_retry(const char *path, int flags, mode_t mode)
+{
+    int fd;
+    do
+        fd = open(path, flags, mode);
+    while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (n == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/*
+ * The file `path` really names: symlinks (also dangling ones and relative
+ * ones, which are relative to the link's directory) are followed to their end,
+ * and the directory is made canonical with realpath().  The final component
+ * need not exist.  On success *dir_out is the canonical directory and the
+ * return value the full path "<dir>/<name>"; both heap.  On failure NULL with
+ * err set (`what` says what for).
+ */
+static char *resolve_target(const char *path, char **dir_out, cce_error *err)
+{
+    if (!path || !*path) {
+        cce_set_error(err, "IO", 0, "empty file name");
+        return NULL;
+    }
+    char *cur = cce_strdup(path);
+    char *result = NULL, *rdir = NULL;
+    if (!cur)
+        goto oom;
+    for (int hops = 0;; hops++) {
+        const char *name;
+        char *dir = split_dir(cur, &name);
+        if (!dir)
+            goto oom;
+        if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+            cce_set_error(err, "IO", 0, "%s: not a file name", path);
+            free(dir);
+            goto fail;
+        }
+        free(rdir);
+        rdir = realpath(dir, NULL);
+        if (!rdir) {
+            int e = errno;
+            cce_set_error(err, "IO", 0, "cannot resolve directory %s of %s: %s", dir, path, strerror(e));
+            free(dir);
+            goto fail;
+        }
+        free(dir);
+        char *full = join_path(rdir, name);
+        if (!full)
+            goto oom;
+        struct stat st;
+        if (lstat(full, &st) < 0) {
+            int e = errno;
+            if (e == ENOENT) { /* does not exist (yet): this is where it will be */
+                result = full;
+                break;
+            }
+            cce_set_error(err, "IO", 0, "cannot stat %s: %s", full, strerror(e));
+            free(full);
+            goto fail;
+        }
+        if (!S_ISLNK(st.st_mode)) {
+            result = full;
+            break;
+        }
+        if (hops >= CCE_MAX_SYMLINKS) {
+            cce_set_error(err, "IO", 0, "cannot resolve %s: %s", path, strerror(ELOOP));
+            free(full);
+            goto fail;
+        }
+        /* a symlink: read where it points */
+        size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 256;
+        char *target = NULL;
+        for (;;) {
+            char *t = realloc(target, cap);
+            if (!t) {
+                free(target);
+                free(full);
+                goto oom;
+            }
+            target = t;
+            ssize_t n = readlink(full, target, cap);
+            if (n < 0) {
+                int e = errno;
+                cce_set_error(err, "IO", 0, "cannot read symlink %s: %s", full, strerror(e));
+                free(target);
+                free(full);
+                goto fail;
+            }
+            if ((size_t)n < cap) {
+                target[n] = '\0';
+                break;
+            }
+            cap *= 2;
+        }
+        free(full);
+        free(cur);
+        cur = target[0] == '/' ? cce_strdup(target) : join_path(rdir, target);
+        free(target);
+        if (!cur)
+            goto oom;
+    }
+    free(cur);
+    *dir_out = rdir;
+    return result;
+oom:
+    cce_set_error(err, "IO", 0, "out of memory resolving %s", path);
+fail:
+    free(cur);
+    free(rdir);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------- read */
+
+int cce_file_read(const char *path, cce_buf *out, int *missing, cce_error *err)
+{
+    if (missing)
+        *missing = 0;
+    out->len = 0;
+    if (out->data)
+        out->data[0] = '\0';
+    int fd = open_retry(path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT && missing) {
+            *missing = 1;
+            return cce_buf_reserve(out, 0) < 0 ? cce_set_error(err, "IO", 0, "out of memory reading %s", path) : 0;
+        }
+        return cce_set_error(err, "IO", 0, "cannot open %s: %s", path, strerror(e));
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return cce_set_error(err, "IO", 0, "cannot stat %s: %s", path, strerror(e));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return cce_set_error(err, "IO", 0, "cannot read %s: %s", path, strerror(EISDIR));
+    }
+    if (S_ISREG(st.st_mode) && st.st_size > 0) {
+        if ((uintmax_t)st.st_size > CCE_FILE_MAX) {
+            close(fd);
+            return cce_set_error(err, "IO", 0, "cannot read %s: file too large (%jd bytes, the limit is %zu MiB)",
+                                 path, (intmax_t)st.st_size, CCE_FILE_MAX >> 20);
+        }
+        if (cce_buf_reserve(out, (size_t)st.st_size + 1) < 0) { /* +1: EOF seen without a regrow */
+            close(fd);
+            return cce_set_error(err, "IO", 0, "out of memory reading %s", path);
+        }
+    }
+    for (;;) {
+        if ((!out->data || out->cap - out->len - 1 == 0) && cce_buf_reserve(out, 4096) < 0) {
+            close(fd);
+            out->len = 0;
+            if (out->data)
+                out->data[0] = '\0';
+            return cce_set_error(err, "IO", 0, "out of memory reading %s", path);
+        }
+        size_t room = out->cap - out->len - 1;
+        ssize_t n = read(fd, out->data + out->len, room);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            out->len = 0;
+            out->data[0] = '\0';
+            return cce_set_error(err, "IO", 0, "cannot read %s: %s", path, strerror(e));
+        }
+        if (n == 0)
+            break;
+        out->len += (size_t)n;
+        if (out->len > CCE_FILE_MAX) {
+            close(fd);
+            out->len = 0;
+            out->data[0] = '\0';
+            return cce_set_error(err, "IO", 0, "cannot read %s: file too large (over %zu MiB)", path,
+                                 CCE_FILE_MAX >> 20);
+        }
+    }
+    close(fd);
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* ----------------------------------------------------------- atomic write */
+
+/*
+ * write(2) with SIGXFSZ blocked in this thread: past RLIMIT_FSIZE the kernel
+ * sends SIGXFSZ (default: kill the process) and write fails with EFBIG.  A
+ * SIGXFSZ raised by our own write is taken off the pending set before the
+ * mask is restored; one that was pending before is left alone.
+ */
+static int write_all_nosigxfsz(int fd, const void *data, size_t len)
+{
+    sigset_t xfsz, old, pend;
+    sigemptyset(&xfsz);
+    sigaddset(&xfsz, SIGXFSZ);
+    int was_pending = 0;
+    int masked = pthread_sigmask(SIG_BLOCK, &xfsz, &old) == 0;
+    if (masked && sigpending(&pend) == 0)
+        was_pending = sigismember(&pend, SIGXFSZ) == 1;
+    int rc = write_all(fd, data, len);
+    int e = errno;
+    if (masked) {
+        if (!was_pending) {
+            struct timespec zero = {0, 0};
+            while (sigpending(&pend) == 0 && sigismember(&pend, SIGXFSZ) == 1) {
+                if (sigtimedwait(&xfsz, NULL, &zero) < 0 && errno != EINTR)
+                    break;
+            }
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    errno = e;
+    return rc;
+}
+
+int cce_file_write_atomic(const char *path, const void *data, size_t len, unsigned new_mode, cce_error *err)
+{
+    char *dir = NULL;
+    char *target = resolve_target(path, &dir, err);
+    if (!target)
+        return -1;
+    const char *name = strrchr(target, '/') + 1;
+    char *tmp = NULL;
+    int fd = -1, rc = -1, e = 0;
+    const char *step = NULL, *fail_path = NULL;
+
+    struct stat st;
+    int exists = stat(target, &st) == 0;
+    if (!exists && errno != ENOENT) {
+        e = errno;
+        cce_set_error(err, "IO", 0, "cannot stat %s: %s", target, strerror(e));
+        goto out;
+    }
+    if (exists && S_ISDIR(st.st_mode)) {
+        cce_set_error(err, "IO", 0, "cannot replace %s: %s", target, strerror(EISDIR));
+        goto out;
+    }
+    mode_t mode = exists ? (st.st_mode & 07777) : ((mode_t)new_mode & 07777);
+
+    tmp = malloc(strlen(dir) + strlen(name) + 16);
+    if (!tmp) {
+        cce_set_error(err, "IO", 0, "out of memory saving %s", target);
+        goto out;
+    }
+    sprintf(tmp, "%s%s.%s.tmp-XXXXXX", dir, strcmp(dir, "/") == 0 ? "" : "/", name);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        e = errno;
+        cce_set_error(err, "IO", 0, "cannot create a temporary file in %s to save %s: %s", dir, target,
+                      strerror(e));
+        free(tmp);
+        tmp = NULL; /* nothing to clean up */
+        goto out;
+    }
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    fail_path = tmp;
+
+    /* ownership first: chown may clear set-id bits that fchmod then restores */
+    if (exists && geteuid() == 0 && (st.st_uid != geteuid() || st.st_gid != getegid()))
+        (void)fchown(fd, st.st_uid, st.st_gid);
+    if (fchmod(fd, mode) < 0) {
+        step = "set the mode of";
+        goto syserr;
+    }
+    if (write_all_nosigxfsz(fd, data, len) < 0) {
+        step = "write";
+        goto syserr;
+    }
+    if (fsync(fd) < 0) {
+        step = "fsync";
+        goto syserr;
+    }
+    int c = close(fd);
+    fd = -1;
+    if (c < 0 && errno != EINTR) { /* Linux: after EINTR the descriptor is closed anyway */
+        step = "close";
+        goto syserr;
+    }
+    if (rename(tmp, target) < 0) {
+        step = "rename";
+        goto syserr;
+    }
+    /* the new name is in place: from here on the temporary file is gone */
+    free(tmp);
+    tmp = NULL;
+    int dfd = open_retry(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (dfd >= 0) {
+        int r;
+        do
+            r = fsync(dfd);
+        while (r < 0 && errno == EINTR);
+        e = errno;
+        close(dfd);
+        /* EINVAL/EROFS/ENOTSUP: this file system does not sync directories */
+        if (r < 0 && e != EINVAL && e != EROFS && e != ENOTSUP && e != EOPNOTSUPP) {
+            cce_set_error(err, "IO", 0, "saved %s but cannot fsync directory %s: %s (the change may not be durable)",
+                          target, dir, strerror(e));
+            goto out;
+        }
+    }
+    /* a directory we may write but not read (mode -wx) cannot be opened: the rename stands */
+    rc = 0;
+    goto out;
+
+syserr:
+    e = errno;
+    if (strcmp(step, "rename") == 0)
+        cce_set_error(err, "IO", 0, "cannot rename %s to %s: %s", tmp, target, strerror(e));
+    else if (e == EFBIG)
+        cce_set_error(err, "IO", 0, "cannot %s %s: %s (file size limit or quota exceeded; %s is unchanged)", step,
+                      fail_path, strerror(e), target);
+    else
+        cce_set_error(err, "IO", 0, "cannot %s %s: %s (%s is unchanged)", step, fail_path, strerror(e), target);
+out:
+    if (fd >= 0)
+        close(fd);
+    if (tmp && rc < 0)
+        unlink(tmp);
+    free(tmp);
+    free(target);
+    free(dir);
+    return rc;
+}
+
+/* ------------------------------------------------------------------- lock */
+
+struct cce_lock {
+    int fd;        /* the lock file, flock()ed by us */
+    dev_t dev;     /* its identity, to remove only our own file */
+    ino_t ino;
+    char *path;    /* "<realpath>.lock" */
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static void local_hostname(char *buf, size_t n)
+{
+    if (gethostname(buf, n) < 0)
+        snprintf(buf, n, "unknown");
+    buf[n - 1] = '\0';
+}
+
+/* What a lock file says about its holder. */
+typedef struct lock_info {
+    int parsed;          /* "<pid> <host>" was read */
+    long pid;
+    char host[256];
+    time_t mtime;
+    int have_mtime;
+} lock_info;
+
+static void read_lock_info(int fd, lock_info *li)
+{
+    char buf[512];
+    size_t len = 0;
+    memset(li, 0, sizeof *li);
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+        li->mtime = st.st_mtime;
+        li->have_mtime = 1;
+    }
+    while (len < sizeof buf - 1) {
+        ssize_t n = pread(fd, buf + len, sizeof buf - 1 - len, (off_t)len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    char *end;
+    errno = 0;
+    long pid = strtol(buf, &end, 10);
+    if (end == buf || errno || pid <= 0 || pid > INT_MAX || *end != ' ')
+        return;
+    const char *h = end + 1;
+    size_t hl = strcspn(h, "\n");
+    if (hl == 0 || hl >= sizeof li->host || h[hl] != '\n')
+        return;
+    memcpy(li->host, h, hl);
+    li->host[hl] = '\0';
+    li->pid = pid;
+    li->parsed = 1;
+}
+
+/*
+ * An unheld lock file (we hold its flock): is its holder gone?  A pid of this
+ * host that does not exist is gone; anything else (empty - kubectl's -, garbage,
+ * another host's, or a live pid that holds no flock, i.e. a recycled pid)
+ * only once the file is older than CCE_LOCK_STALE_S.
+ */
+static int lock_is_stale(const lock_info *li, const char *myhost)
+{
+    if (li->parsed && strcmp(li->host, myhost) == 0 && kill((pid_t)li->pid, 0) < 0 && errno == ESRCH)
+        return 1;
+    if (!li->have_mtime)
+        return 0;
+    time_t now = time(NULL);
+    return now - li->mtime > CCE_LOCK_STALE_S;
+}
+
+static int locked_error(cce_error *err, const char *target, const char *lockpath, const lock_info *li,
+                        int seen, long long waited_ms)
+{
+    char since[64] = "";
+    if (seen && li->have_mtime) {
+        struct tm tm;
+        time_t t = li->mtime;
+        if (localtime_r(&t, &tm))
+            strftime(since, sizeof since, " since %H:%M:%S", &tm);
+    }
+    double w = (double)waited_ms / 1000.0;
+    if (seen && li->parsed)
+        return cce_set_error(err, "LOCKED", 0, "%s is locked by pid %ld on %s%s (%s); waited %.1f s", target,
+                             li->pid, li->host, since, lockpath, w);
+    return cce_set_error(err, "LOCKED", 0, "%s is locked by another program (probably kubectl)%s (%s); waited %.1f s",
+                         target, since, lockpath, w);
+}
+
+/*
+ * Removes `path` if it still is the file open as `fd` (whose flock we hold, so
+ * no other breaker can be between its own check and unlink).  1: removed,
+ * 0: it is another file now (or gone), -1: unlink failed (errno).
+ */
+static int unlink_if_same(const char *path, int fd)
+{
+    struct stat a, b;
+    if (fstat(fd, &a) < 0 || stat(path, &b) < 0)
+        return 0;
+    if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+        return 0;
+    if (unlink(path) == 0)
+        return 1;
+    return errno == ENOENT ? 0 : -1;
+}
+
+cce_lock *cce_lock_acquire(const char *path, long timeout_ms, cce_error *err)
+{
+    char *dir = NULL;
+    char *target = resolve_target(path, &dir, err);
+    if (!target)
+        return NULL;
+    free(dir);
+    char *lockpath = str_concat3(target, ".lock", "");
+    cce_lock *l = calloc(1, sizeof *l);
+    if (!lockpath || !l) {
+        cce_set_error(err, "IO", 0, "out of memory locking %s", target);
+        goto fail;
+    }
+    l->fd = -1;
+    char myhost[256];
+    local_hostname(myhost, sizeof myhost);
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    long long start = now_ms(), deadline = start + timeout_ms;
+    unsigned seed = (unsigned)getpid() ^ (unsigned)start ^ (unsigned)(uintptr_t)l;
+    lock_info li;
+    int seen = 0;
+
+    for (;;) {
+        int fd = open_retry(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd >= 0) {
+            /*
+             * Ours.  Someone checking it may hold its flock for a moment (they
+             * find it fresh and leave it); wait for them, within reason.
+             */
+            long long flock_deadline = (deadline > now_ms() + 2000 ? deadline : now_ms() + 2000);
+            int e = 0;
+            while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                e = errno;
+                if ((e != EWOULDBLOCK && e != EINTR) || now_ms() > flock_deadline)
+                    break;
+                e = 0;
+                sleep_ms(1);
+            }
+            char line[320];
+            int n = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), myhost);
+            struct stat st;
+            if (!e && write_all(fd, line, (size_t)n) < 0)
+                e = errno;
+            if (!e && fstat(fd, &st) < 0)
+                e = errno;
+            if (e) {
+                unlink_if_same(lockpath, fd);
+                close(fd);
+                cce_set_error(err, "IO", 0, "cannot set up lock file %s: %s", lockpath, strerror(e));
+                goto fail;
+            }
+            l->fd = fd;
+            l->dev = st.st_dev;
+            l->ino = st.st_ino;
+            l->path = lockpath;
+            free(target);
+            return l;
+        }
+        int e = errno;
+        if (e != EEXIST) {
+            cce_set_error(err, "IO", 0, "cannot create lock file %s: %s", lockpath, strerror(e));
+            goto fail;
+        }
+
+        /* it exists: who has it? */
+        fd = open_retry(lockpath, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
+        if (fd < 0) {
+            e = errno;
+            if (e == ENOENT)
+                continue; /* just released: try again at once */
+            cce_set_error(err, "IO", 0, "cannot open lock file %s: %s", lockpath, strerror(e));
+            goto fail;
+        }
+        int r;
+        do
+            r = flock(fd, LOCK_EX | LOCK_NB);
+        while (r < 0 && errno == EINTR);
+        if (r < 0 && errno != EWOULDBLOCK) {
+            e = errno;
+            close(fd);
+            cce_set_error(err, "IO", 0, "cannot lock %s: %s", lockpath, strerror(e));
+            goto fail;
+        }
+        read_lock_info(fd, &li);
+        seen = 1;
+        if (r == 0 && lock_is_stale(&li, myhost)) {
+            /* nobody holds it and its holder is gone: break it, if it still is this file */
+            if (unlink_if_same(lockpath, fd) < 0) {
+                e = errno;
+                close(fd);
+                cce_set_error(err, "IO", 0, "cannot remove stale lock file %s: %s", lockpath, strerror(e));
+                goto fail;
+            }
+            close(fd);
+            continue;
+        }
+        close(fd);
+
+        long long now = now_ms();
+        if (now >= deadline) {
+            locked_error(err, target, lockpath, &li, seen, now - start);
+            goto fail;
+        }
+        long wait = CCE_LOCK_POLL_MS + (long)(rand_r(&seed) % 11) - 5;
+        if (wait > deadline - now)
+            wait = (long)(deadline - now);
+        sleep_ms(wait);
+    }
+
+fail:
+    free(lockpath);
+    free(l);
+    free(target);
+    return NULL;
+}
+
+void cce_lock_release(cce_lock *l)
+{
+    if (!l)
+        return;
+    struct stat st;
+    if (stat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
+        unlink(l->path);
+    if (l->fd >= 0)
+        close(l->fd); /* drops the flock */
+    free(l->path);
+    free(l);
+}

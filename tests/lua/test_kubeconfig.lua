@@ -1,0 +1,433 @@
+-- The Kubeconfig model: parse, check, rename, select, merge, remove, certificates, load and save.
+local lu = require "luaunit"
+local cce = require "cce"
+local simctl = require "simctl"
+
+local tmp = simctl.tmpdir()
+local sim = simctl.start{ "--clusters", "8" }
+local by = sim:cluster_by_name()
+local client = sim:client()
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+local read = simctl.read_file
+
+-- A kubeconfig as kubectl writes it, with what cceauto does not interpret: an exec user,
+-- a token user, a namespace, extensions, preferences.
+local BASE = [[
+apiVersion: v1
+clusters:
+- cluster:
+    extensions:
+    - extension:
+        last-update: Mon, 01 Jan 2024 00:00:00 UTC
+        provider: minikube.sigs.k8s.io
+      name: cluster_info
+    server: https://10.1.1.1:6443
+  name: mk
+contexts:
+- context:
+    cluster: mk
+    namespace: team-a
+    user: mk-user
+  name: mk
+- context:
+    cluster: mk
+    user: exec-user
+  name: mk-exec
+current-context: mk
+kind: Config
+preferences:
+  colors: true
+users:
+- name: exec-user
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      args:
+      - token
+      - --cluster
+      command: otc-auth
+      env:
+      - name: OS_CLOUD
+        value: otc
+      interactiveMode: Never
+      provideClusterInfo: false
+- name: mk-user
+  user:
+    token: tok-123
+]]
+
+TestKubeconfig = {}
+
+function TestKubeconfig:test_parse_and_emit_is_stable()
+  local kc = assert(cce.kubeconfig.parse(BASE, "base"))
+  lu.assertEquals(kc:to_yaml(), BASE) -- kubectl's layout, byte for byte
+  lu.assertEquals(kc:current_context(), "mk")
+  lu.assertEquals(kc:context("mk").namespace, "team-a")
+  lu.assertEquals(kc:user("exec-user").exec.args, { "token", "--cluster" })
+  lu.assertEquals(kc:cluster("mk").extensions[1].extension.provider, "minikube.sigs.k8s.io")
+  lu.assertNil(kc:cluster("nope"))
+  local again = assert(cce.kubeconfig.parse(kc:to_json(), "json"))
+  lu.assertEquals(again:to_yaml(), BASE)
+end
+
+function TestKubeconfig:test_parse_errors()
+  local kc, err = cce.kubeconfig.parse("clusters:\n- name: a\n  cluster:\n    server: [x\n", "bad.yaml")
+  lu.assertNil(kc)
+  lu.assertEquals(err.code, "PARSE")
+  lu.assertStrMatches(err.message, "^bad%.yaml:%d+:%d+: .*")
+  kc, err = cce.kubeconfig.parse("kind: Pod\n", "pod.yaml")
+  lu.assertNil(kc)
+  lu.assertStrContains(err.message, "pod.yaml: kind is 'Pod', not 'Config'")
+  kc, err = cce.kubeconfig.parse("apiVersion: v2\n", "v2.yaml")
+  lu.assertNil(kc)
+  lu.assertStrContains(err.message, "apiVersion is 'v2', not 'v1'")
+  kc, err = cce.kubeconfig.parse("contexts:\n- name: a\n  context: {}\n- name: a\n  context: {}\n", "dup.yaml")
+  lu.assertNil(kc)
+  lu.assertStrContains(err.message, "dup.yaml: contexts[0] and contexts[1] are both named 'a'")
+  kc, err = cce.kubeconfig.parse("users:\n- user: {}\n", "noname.yaml")
+  lu.assertNil(kc)
+  lu.assertStrContains(err.message, "users[0] has no name")
+end
+
+function TestKubeconfig:test_string_fields_stay_strings()
+  -- kubectl reads these as strings whatever they look like; so must we
+  local kc = assert(cce.kubeconfig.parse([[
+clusters:
+- name: y
+  cluster: {server: "https://a:1", insecure-skip-tls-verify: true}
+contexts:
+- name: 2024
+  context: {cluster: y, user: on, namespace: 0x10}
+users:
+- name: on
+  user:
+    exec:
+      command: "true"
+      args: [1, yes, ~]
+      env: [{name: N, value: 007}]
+    extensions:
+    - name: mine
+      extension: {count: 3, enabled: yes}
+current-context: 2024
+]]))
+  lu.assertEquals(kc:current_context(), "2024")
+  lu.assertEquals(kc:context("2024"), { name = "2024", cluster = "y", user = "on", namespace = "0x10" })
+  lu.assertTrue(kc:cluster("y")["insecure-skip-tls-verify"])
+  local u = kc:user("on")
+  lu.assertEquals(u.exec.args, { "1", "yes", "~" })
+  lu.assertEquals(u.exec.env[1].value, "007")
+  lu.assertEquals(u.extensions[1].extension.count, 3)  -- extensions keep YAML's types
+  lu.assertTrue(u.extensions[1].extension.enabled)
+  lu.assertEquals(#kc:check(), 0)
+end
+
+function TestKubeconfig:test_check_reports_dangling_references()
+  local kc = assert(cce.kubeconfig.parse([[
+contexts:
+- name: a
+  context: {cluster: gone, user: ghost}
+current-context: nothere
+]]))
+  local w = kc:check()
+  lu.assertEquals(#w, 3)
+  lu.assertStrContains(w[1], "context 'a' refers to cluster 'gone', which does not exist")
+  lu.assertStrContains(w[2], "user 'ghost'")
+  lu.assertStrContains(w[3], "current-context is 'nothere'")
+  lu.assertEquals(#assert(cce.kubeconfig.parse(BASE)):check(), 0)
+end
+
+function TestKubeconfig:test_rename_updates_references()
+  local kc = assert(cce.kubeconfig.parse(BASE))
+  assert(kc:rename_cluster("mk", "minikube"))
+  lu.assertEquals(kc:context("mk").cluster, "minikube")
+  lu.assertEquals(kc:context("mk-exec").cluster, "minikube")
+  assert(kc:rename_user("mk-user", "me"))
+  lu.assertEquals(kc:context("mk").user, "me")
+  assert(kc:rename_context("mk", "home"))
+  lu.assertEquals(kc:current_context(), "home")
+  lu.assertEquals(#kc:check(), 0)
+  local ok, err = kc:rename_context("nope", "x")
+  lu.assertNil(ok)
+  lu.assertEquals(err.code, "NOT_FOUND")
+  ok, err = kc:rename_context("home", "mk-exec")
+  lu.assertNil(ok)
+  lu.assertEquals(err.code, "EXISTS")
+end
+
+function TestKubeconfig:test_use_context()
+  local kc = assert(cce.kubeconfig.parse(BASE))
+  assert(kc:use_context("mk-exec"))
+  lu.assertEquals(kc:current_context(), "mk-exec")
+  local ok, err = kc:use_context("nope")
+  lu.assertNil(ok)
+  lu.assertEquals(err.code, "NOT_FOUND")
+  assert(kc:use_context(nil))
+  lu.assertNil(kc:current_context())
+end
+
+function TestKubeconfig:test_remove_context_and_orphans()
+  local kc = assert(cce.kubeconfig.parse(BASE))
+  assert(kc:remove_context("mk-exec"))
+  lu.assertNil(kc:user("exec-user"))    -- nothing else used it
+  lu.assertNotNil(kc:cluster("mk"))     -- still used by context mk
+  assert(kc:remove_context("mk"))
+  lu.assertNil(kc:cluster("mk"))
+  lu.assertNil(kc:current_context())    -- the current context went away
+  kc = assert(cce.kubeconfig.parse(BASE))
+  assert(kc:remove_context("mk-exec", { keep_orphans = true }))
+  lu.assertNotNil(kc:user("exec-user"))
+  local ok, err = kc:remove_context("mk-exec")
+  lu.assertNil(ok)
+  lu.assertEquals(err.code, "NOT_FOUND")
+end
+
+function TestKubeconfig:test_select_minify_flatten()
+  -- certificate files, relative to the kubeconfig's directory, are inlined
+  local fetched = assert(client:clustercert(by["prod-000"].id, { duration = 2 }))
+  local u = fetched:user("user")
+  local function b64d(s)
+    local p = io.popen("base64 -d > " .. simctl.quote(tmp .. "/decoded"), "w")
+    p:write(s) p:close()
+    return read(tmp .. "/decoded")
+  end
+  os.execute("mkdir -p " .. simctl.quote(tmp .. "/sel/certs"))
+  write(tmp .. "/sel/certs/client.crt", b64d(u["client-certificate-data"]))
+  write(tmp .. "/sel/certs/client.key", b64d(u["client-key-data"]))
+  write(tmp .. "/sel/config", BASE:gsub("    token: tok%-123\n",
+    "    client-certificate: certs/client.crt\n    client-key: certs/client.key\n"))
+  local kc = assert(cce.kubeconfig.load(tmp .. "/sel/config"))
+  local one = assert(kc:select("mk"))
+  lu.assertEquals(#one:contexts(), 1)
+  lu.assertEquals(#one:clusters(), 1)
+  lu.assertEquals(#one:users(), 1)
+  lu.assertEquals(one:current_context(), "mk")
+  local mu = one:user("mk-user")
+  lu.assertNil(mu["client-certificate"])
+  lu.assertEquals(mu["client-certificate-data"], u["client-certificate-data"])
+  lu.assertEquals(mu["client-key-data"], u["client-key-data"])
+  -- certificate inspection reads the relative file too
+  lu.assertEquals(assert(kc:cert("mk-user")).sha256, assert(fetched:cert("user")).sha256)
+  -- select(nil) is the current context
+  lu.assertEquals(assert(kc:select()):current_context(), "mk")
+  local none, err = kc:select("nope")
+  lu.assertNil(none)
+  lu.assertEquals(err.code, "NOT_FOUND")
+end
+
+function TestKubeconfig:test_merge_keep_replace_current()
+  local kc = assert(cce.kubeconfig.parse(BASE))
+  local other = assert(cce.kubeconfig.parse([[
+clusters:
+- name: mk
+  cluster: {server: "https://changed:1"}
+- name: new
+  cluster: {server: "https://new:1"}
+contexts:
+- name: new
+  context: {cluster: new, user: mk-user}
+current-context: new
+]]))
+  local st = kc:merge(other)
+  lu.assertEquals(st, { added = 2, replaced = 0, kept = 1 })
+  lu.assertEquals(kc:cluster("mk").server, "https://10.1.1.1:6443")
+  lu.assertEquals(kc:current_context(), "mk") -- unchanged unless asked
+  st = kc:merge(other, { replace = true, set_current = true })
+  lu.assertEquals(st, { added = 0, replaced = 3, kept = 0 })
+  lu.assertEquals(kc:cluster("mk").server, "https://changed:1")
+  lu.assertEquals(kc:current_context(), "new")
+  -- the merged entries are independent copies
+  assert(other:set_cluster("new", { server = "https://other-changed:1" }))
+  lu.assertEquals(kc:cluster("new").server, "https://new:1")
+end
+
+function TestKubeconfig:test_ca_and_quirk_on_set()
+  local kc = cce.kubeconfig.new()
+  local fetched = assert(client:clustercert(by["prod-000"].id, { duration = 2 }))
+  local ca = fetched:cluster("internalCluster")["certificate-authority-data"]
+  assert(kc:set_cluster("x", { server = "https://a:1", ["certificate-authority-data"] = ca,
+                               ["insecure-skip-tls-verify"] = true }))
+  lu.assertNil(kc:cluster("x")["insecure-skip-tls-verify"])
+  local info = assert(kc:ca("x"))
+  lu.assertStrContains(info.subject, "simulator")
+  lu.assertEquals(info.subject, info.issuer)
+  local _, err = kc:ca("nope")
+  lu.assertEquals(err.code, "NOT_FOUND")
+  assert(kc:set_cluster("plain", { server = "https://a:1" }))
+  _, err = kc:ca("plain")
+  lu.assertEquals(err.code, "NO_CERT")
+end
+
+function TestKubeconfig:test_cert_of_fetched_user_matches_duration()
+  local kc = assert(client:clustercert(by["staging-001"].id, { duration = 10 }))
+  local c = assert(kc:cert("user"))
+  lu.assertEquals(c.not_after - c.not_before, 10 * 86400)
+  lu.assertTrue(c.days_left > 9.99 and c.days_left <= 10)
+  lu.assertStrMatches(c.sha256, "^%x%x:[%x:]+$")
+  lu.assertStrContains(c.subject, "CN=cce-user-")
+  lu.assertStrContains(c.issuer, "simulator")
+  lu.assertStrMatches(c.serial, "^%x+$")
+  -- users without certificates get a clear answer
+  local base = assert(cce.kubeconfig.parse(BASE))
+  local _, err = base:cert("exec-user")
+  lu.assertEquals(err.code, "NO_CERT")
+  lu.assertStrContains(err.message, "user 'exec-user' has no client certificate (it uses an exec plugin)")
+  _, err = base:cert("mk-user")
+  lu.assertStrContains(err.message, "(it uses a token)")
+  assert(base:set_user("broken", { ["client-certificate-data"] = "bm90IGEgY2VydA==" }))
+  _, err = base:cert("broken")
+  lu.assertEquals(err.code, "CERT")
+  lu.assertStrContains(err.message, "user 'broken'")
+  assert(base:set_user("gone", { ["client-certificate"] = "/nonexistent/c.crt" }))
+  _, err = base:cert("gone")
+  lu.assertEquals(err.code, "IO")
+  lu.assertStrContains(err.message, "/nonexistent/c.crt")
+end
+
+function TestKubeconfig:test_set_entries_and_types()
+  local kc = cce.kubeconfig.new()
+  assert(kc:set_context("c", { cluster = "x", user = "y", namespace = "n",
+    extensions = { { name = "cceauto", extension = { cluster_id = "abc", issued = 1700000000 } } } }))
+  local ctx = kc:context("c")
+  lu.assertEquals(ctx.extensions[1].extension.cluster_id, "abc")
+  lu.assertEquals(ctx.extensions[1].extension.issued, 1700000000)
+  lu.assertErrorMsgContains("cannot be stored in a kubeconfig", kc.set_context, kc, "d", { f = print })
+  lu.assertErrorMsgContains("got a list", kc.set_context, kc, "d", { 1, 2 })
+  local t = {}
+  t.self = t
+  lu.assertErrorMsgContains("nested too deeply", kc.set_context, kc, "d", t)
+  lu.assertEquals(#kc:contexts(), 1)
+end
+
+-- ------------------------------------------------------------- files
+
+function TestKubeconfig:test_load_missing_is_empty_and_save_creates_0600()
+  local path = tmp .. "/new/config"
+  os.execute("mkdir -p " .. simctl.quote(tmp .. "/new"))
+  local kc = assert(cce.kubeconfig.load(path))
+  lu.assertEquals(#kc:contexts(), 0)
+  assert(kc:merge(assert(client:clustercert(by["prod-000"].id, { duration = 2 }))))
+  local ok, n = kc:save()
+  lu.assertTrue(ok)
+  lu.assertEquals(n, 1)
+  local code, out = simctl.run("stat -c %a " .. simctl.quote(path))
+  lu.assertEquals(code, 0)
+  lu.assertEquals(out, "600\n")
+  lu.assertEquals(read(path), kc:to_yaml())
+  -- nothing changed: nothing written
+  ok, n = kc:save()
+  lu.assertTrue(ok)
+  lu.assertEquals(n, 0)
+end
+
+function TestKubeconfig:test_save_keeps_mode_and_follows_symlink()
+  local dir = tmp .. "/link"
+  os.execute("mkdir -p " .. simctl.quote(dir .. "/real"))
+  write(dir .. "/real/config", BASE)
+  os.execute("chmod 640 " .. simctl.quote(dir .. "/real/config"))
+  os.execute("ln -s real/config " .. simctl.quote(dir .. "/config"))
+  local kc = assert(cce.kubeconfig.load(dir .. "/config"))
+  assert(kc:use_context("mk-exec"))
+  assert(kc:save())
+  local _, out = simctl.run("stat -c '%a %F' " .. simctl.quote(dir .. "/real/config") .. " " .. simctl.quote(dir .. "/config"))
+  lu.assertEquals(out, "640 regular file\n777 symbolic link\n")
+  lu.assertStrContains(read(dir .. "/real/config"), "current-context: mk-exec\n")
+end
+
+function TestKubeconfig:test_save_applies_changes_to_what_is_on_disk_now()
+  local path = tmp .. "/rebase"
+  write(path, BASE)
+  local kc = assert(cce.kubeconfig.load(path))
+  -- meanwhile another program adds a context and changes a user
+  local other = assert(cce.kubeconfig.load(path))
+  assert(other:set_context("theirs", { cluster = "mk", user = "mk-user" }))
+  assert(other:set_user("mk-user", { token = "rotated-by-them" }))
+  assert(other:save())
+  -- our changes: a new context, a removed one, a renamed cluster
+  assert(kc:set_context("ours", { cluster = "mk", user = "mk-user" }))
+  assert(kc:remove_context("mk-exec"))
+  assert(kc:save())
+  local disk = assert(cce.kubeconfig.load(path))
+  lu.assertNotNil(disk:context("theirs"))
+  lu.assertNotNil(disk:context("ours"))
+  lu.assertNil(disk:context("mk-exec"))
+  lu.assertNil(disk:user("exec-user"))
+  lu.assertEquals(disk:user("mk-user").token, "rotated-by-them") -- we did not touch it
+  lu.assertEquals(disk:current_context(), "mk")
+  -- and our object now shows the file as saved
+  lu.assertNotNil(kc:context("theirs"))
+end
+
+function TestKubeconfig:test_save_to_other_file_never_removes()
+  local path = tmp .. "/foreign"
+  write(path, BASE)
+  local fetched = assert(client:clustercert(by["dev-002"].id, { duration = 2 }))
+  assert(fetched:save(path))
+  local disk = assert(cce.kubeconfig.load(path))
+  lu.assertNotNil(disk:context("mk"))
+  lu.assertNotNil(disk:context("internal"))
+  lu.assertEquals(disk:current_context(), "mk") -- the file had one: kept
+  -- overwrite writes exactly the document
+  assert(assert(cce.kubeconfig.parse(BASE)):save(path, { overwrite = true }))
+  lu.assertEquals(read(path), BASE)
+end
+
+function TestKubeconfig:test_kubeconfig_env_multiple_files()
+  local a, b = tmp .. "/ka", tmp .. "/kb"
+  write(a, "clusters:\n- name: c1\n  cluster: {server: 'https://a:1'}\ncontexts:\n- name: x\n  context: {cluster: c1}\n")
+  write(b, "clusters:\n- name: c1\n  cluster: {server: 'https://b:1'}\n- name: c2\n  cluster: {server: 'https://b:2'}\n" ..
+    "contexts:\n- name: y\n  context: {cluster: c2}\ncurrent-context: y\n")
+  local script = tmp .. "/multi.lua"
+  write(script, [[
+local cce = require "cce"
+local kc = assert(cce.kubeconfig.load())
+assert(#kc:files() == 2)
+assert(kc:cluster("c1").server == "https://a:1", "first file wins")
+assert(kc:current_context() == "y")
+assert(kc:set_cluster("c2", { server = "https://b:22" }))   -- from b: goes back to b
+assert(kc:set_cluster("c1", { server = "https://a:11" }))   -- from a: goes back to a
+assert(kc:set_context("z", { cluster = "c1" }))              -- new: goes to the first file
+local ok, n = assert(kc:save())
+assert(n == 2, "wrote " .. tostring(n))
+print("ok")
+]])
+  local code, out = simctl.run("KUBECONFIG=" .. simctl.quote(a .. ":" .. b) .. " " ..
+    simctl.quote(os.getenv("CCEAUTO")) .. " " .. simctl.quote(script))
+  lu.assertEquals(code, 0, out)
+  local ka, kb = assert(cce.kubeconfig.load(a)), assert(cce.kubeconfig.load(b))
+  lu.assertEquals(ka:cluster("c1").server, "https://a:11")
+  lu.assertNotNil(ka:context("z"))
+  lu.assertEquals(kb:cluster("c2").server, "https://b:22")
+  lu.assertEquals(kb:cluster("c1").server, "https://b:1") -- b's shadowed c1 untouched
+  lu.assertNil(kb:context("z"))
+  lu.assertNil(ka:current_context())
+end
+
+function TestKubeconfig:test_malformed_file_changes_nothing()
+  local path = tmp .. "/malformed"
+  local bad = "apiVersion: v1\nclusters:\n- name: a\n  cluster:\n    server: \"unterminated\n"
+  write(path, bad)
+  local kc, err = cce.kubeconfig.load(path)
+  lu.assertNil(kc)
+  lu.assertEquals(err.code, "PARSE")
+  lu.assertStrMatches(err.message, "^" .. path:gsub("%p", "%%%0") .. ":%d+:%d+: .*")
+  lu.assertEquals(read(path), bad)
+  -- a save onto a file that became malformed fails and leaves it alone
+  local good = assert(cce.kubeconfig.parse(BASE))
+  local ok
+  ok, err = good:save(path)
+  lu.assertNil(ok)
+  lu.assertEquals(err.code, "PARSE")
+  lu.assertEquals(read(path), bad)
+  local leftovers = select(2, simctl.run("ls -A " .. simctl.quote(tmp) .. " | grep -c '\\.lock\\|tmp-' || true"))
+  lu.assertEquals(leftovers, "0\n")
+end
+
+local rc = lu.LuaUnit.run("-v")
+sim:stop()
+os.execute("rm -rf " .. simctl.quote(tmp))
+os.exit(rc)
