@@ -5,12 +5,13 @@
  * private keys, and tostring is what ends up in logs and error messages.
  * Use kc:to_yaml() / kc:to_json() to get the text.
  *
- * Entries cross the boundary as JSON text (core -> jansson -> Lua table and
- * back), so the core never holds a Lua string past a call.
+ * Entries are read straight from the core's jansson tree into Lua tables and
+ * go back as JSON text, so the core never holds a Lua string past a call.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "lcce_internal.h"
 
 typedef struct lkc {
@@ -90,13 +91,11 @@ static int l_to_json(lua_State *L)
 /* Pushes entry i as a plain table: its inner mapping plus `name`. */
 static void push_entry(lua_State *L, cce_kubeconfig *kc, enum cce_kc_section s, size_t i)
 {
-    char *j = cce_kubeconfig_entry_json(kc, s, i);
-    lcce_push_json_text(L, j);
-    free(j);
-    if (!lua_istable(L, -1)) {
-        lua_pop(L, 1);
+    json_t *inner = cce_kubeconfig_entry_inner(kc, s, i);
+    if (json_is_object(inner))
+        lcce_push_json(L, inner);
+    else
         lua_newtable(L);
-    }
     lua_pushstring(L, cce_kubeconfig_name(kc, s, i));
     lua_setfield(L, -2, "name");
 }

@@ -104,6 +104,9 @@ void cce_log(const cce_client *c, int level, const char *fmt, ...) CCE_PRINTF(3,
 
 /* ------------------------------------------------------------ kubeconfig */
 
+/* Entry i's inner mapping, borrowed (for the bindings: no JSON text round trip). */
+json_t *cce_kubeconfig_entry_inner(const cce_kubeconfig *kc, enum cce_kc_section s, size_t i);
+
 /* Takes the reference `root` (an object) and checks/normalises it into a model. */
 cce_kubeconfig *cce_kubeconfig_from_json(json_t *root, const char *source, cce_error *err);
 

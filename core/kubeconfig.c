@@ -33,8 +33,16 @@ struct cce_kubeconfig {
     json_t *snap[NSECT];      /* name -> entry (shared with root while unchanged) */
     json_t *snap_top;         /* other top-level keys as loaded, current-context included */
     json_t *origin[NSECT];    /* name -> index into files[] */
-    char **files;             /* the files it was loaded from, in precedence order */
+    json_t *renamed[NSECT];   /* new name -> the name it had in the files (rename keeps its place) */
+    struct kc_file *files;    /* the files it was loaded from, in precedence order */
     size_t nfiles;
+};
+
+/* One file of a loaded kubeconfig: what it held when last read or written. */
+struct kc_file {
+    char *path;
+    json_t *doc;                /* its document (entries shared with the model) */
+    unsigned char sha256[32];   /* of its bytes then: unchanged bytes need no new parse */
 };
 
 /* ------------------------------------------------------------- plumbing */
@@ -204,7 +212,8 @@ static void clear_state(cce_kubeconfig *kc)
         index_drop(kc, s);
         json_decref(kc->snap[s]);
         json_decref(kc->origin[s]);
-        kc->snap[s] = kc->origin[s] = NULL;
+        json_decref(kc->renamed[s]);
+        kc->snap[s] = kc->origin[s] = kc->renamed[s] = NULL;
     }
     json_decref(kc->snap_top);
     kc->snap_top = NULL;
@@ -212,8 +221,10 @@ static void clear_state(cce_kubeconfig *kc)
 
 static void free_files(cce_kubeconfig *kc)
 {
-    for (size_t i = 0; i < kc->nfiles; i++)
-        free(kc->files[i]);
+    for (size_t i = 0; i < kc->nfiles; i++) {
+        free(kc->files[i].path);
+        json_decref(kc->files[i].doc);
+    }
     free(kc->files);
     kc->files = NULL;
     kc->nfiles = 0;
@@ -451,11 +462,14 @@ const char *cce_kubeconfig_name(const cce_kubeconfig *kc, enum cce_kc_section s,
     return (unsigned)s < NSECT ? entry_name(json_array_get(sect(kc, s), i)) : NULL;
 }
 
+json_t *cce_kubeconfig_entry_inner(const cce_kubeconfig *kc, enum cce_kc_section s, size_t i)
+{
+    return (unsigned)s < NSECT ? json_object_get(json_array_get(sect(kc, s), i), inner_key[s]) : NULL;
+}
+
 char *cce_kubeconfig_entry_json(const cce_kubeconfig *kc, enum cce_kc_section s, size_t i)
 {
-    if ((unsigned)s >= NSECT)
-        return NULL;
-    json_t *inner = json_object_get(json_array_get(sect(kc, s), i), inner_key[s]);
+    json_t *inner = cce_kubeconfig_entry_inner(kc, s, i);
     return inner ? json_dumps(inner, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 }
 
@@ -523,8 +537,14 @@ int cce_kubeconfig_rename(cce_kubeconfig *kc, enum cce_kc_section s, const char 
     index_drop(kc, s);
     /* The renamed entry still belongs to the file it came from. */
     json_t *o = kc->origin[s] ? json_object_get(kc->origin[s], from) : NULL;
-    if (o)
+    if (o) {
         json_object_set(kc->origin[s], to, o);
+        if (!kc->renamed[s])
+            kc->renamed[s] = json_object();
+        json_t *was = json_object_get(kc->renamed[s], from);
+        json_object_set_new(kc->renamed[s], to, json_string(was ? json_string_value(was) : from));
+        json_object_del(kc->renamed[s], from);
+    }
     if (s == CCE_KC_CONTEXTS) {
         const char *cur = cce_kubeconfig_current_context(kc);
         if (cur && strcmp(cur, from) == 0)
@@ -658,7 +678,7 @@ void cce_strings_free(char **list)
 
 /* ------------------------------------------------------ files and paths */
 
-const char *cce_kubeconfig_file(const cce_kubeconfig *kc, size_t i) { return i < kc->nfiles ? kc->files[i] : NULL; }
+const char *cce_kubeconfig_file(const cce_kubeconfig *kc, size_t i) { return i < kc->nfiles ? kc->files[i].path : NULL; }
 
 /* The file an entry came from (NULL for entries made in memory). */
 static const char *origin_file(const cce_kubeconfig *kc, int s, const char *name)
@@ -869,63 +889,100 @@ static size_t file_list(const char *path, char ***out)
     return n;
 }
 
-/* Reads and parses one file; a missing file is an empty document. */
-static json_t *load_doc(const char *path, int *missing, cce_error *err)
+/* The bytes of one file as read under the lock (or at load), and their digest. */
+typedef struct file_bytes {
+    cce_buf buf;
+    int missing;
+    unsigned char sha256[32];
+} file_bytes;
+
+static int read_bytes(const char *path, file_bytes *fb, cce_error *err)
 {
-    cce_buf b = {0};
-    int miss = 0;
-    if (cce_file_read(path, &b, &miss, err) < 0)
-        return NULL;
-    if (missing)
-        *missing = miss;
-    json_t *doc = parse_doc(b.data ? b.data : "", b.len, path, err);
-    cce_buf_free(&b);
-    return doc;
+    memset(fb, 0, sizeof *fb);
+    if (cce_file_read(path, &fb->buf, &fb->missing, err) < 0)
+        return -1;
+    EVP_Digest(fb->buf.data ? fb->buf.data : "", fb->buf.len, fb->sha256, NULL, EVP_sha256(), NULL);
+    return 0;
+}
+
+/*
+ * A copy of a document that can be changed at the top level and in its
+ * section lists without touching the original; entries stay shared.
+ */
+static json_t *doc_shallow_copy(json_t *doc)
+{
+    json_t *out = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(doc, k, v) {
+        json_t *c = is_section_key(k) ? json_copy(v) : json_incref(v);
+        if (!out || !c || json_object_set_new(out, k, c) < 0) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
 }
 
 cce_kubeconfig *cce_kubeconfig_load(const char *path, cce_error *err)
 {
-    char **files;
-    size_t n = file_list(path, &files);
+    char **paths;
+    size_t n = file_list(path, &paths);
     if (n == 0) {
-        free(files);
+        free(paths);
         nomem(err);
         return NULL;
     }
+    cce_kubeconfig *kc = kc_alloc(json_object());
+    struct kc_file *files = calloc(n, sizeof *files);
     json_t **docs = calloc(n, sizeof *docs);
-    cce_kubeconfig *kc = NULL;
-    size_t loaded = 0;
-    if (docs) {
-        for (; loaded < n; loaded++)
-            if ((docs[loaded] = load_doc(files[loaded], NULL, err)) == NULL)
-                break;
-        if (loaded == n && (kc = kc_alloc(json_object())) != NULL) {
-            reset_from_docs(kc, docs, n);
-            kc->files = files;
-            kc->nfiles = n;
-            files = NULL;
-        } else if (loaded == n) {
-            nomem(err);
-        }
-    } else {
+    size_t i = 0;
+    if (!kc || !files || !docs) {
         nomem(err);
+    } else {
+        for (; i < n; i++) {
+            file_bytes fb;
+            files[i].path = paths[i];
+            paths[i] = NULL;
+            if (read_bytes(files[i].path, &fb, err) < 0)
+                break;
+            docs[i] = files[i].doc = parse_doc(fb.buf.data ? fb.buf.data : "", fb.buf.len, files[i].path, err);
+            memcpy(files[i].sha256, fb.sha256, sizeof fb.sha256);
+            cce_buf_free(&fb.buf);
+            if (!docs[i])
+                break;
+        }
     }
-    for (size_t i = 0; i < loaded; i++)
-        json_decref(docs[i]);
+    if (kc && files && docs && i == n) {
+        reset_from_docs(kc, docs, n);
+        kc->files = files;
+        kc->nfiles = n;
+        free(docs);
+        free(paths);
+        return kc;
+    }
+    for (size_t k = 0; files && k < n; k++) {
+        free(files[k].path);
+        json_decref(files[k].doc);
+    }
+    for (size_t k = 0; k < n; k++)
+        free(paths[k]);
+    free(paths);
+    free(files);
     free(docs);
-    if (files) {
-        for (size_t i = 0; i < n; i++)
-            free(files[i]);
-        free(files);
-    }
-    return kc;
+    cce_kubeconfig_free(kc);
+    return NULL;
 }
 
-/* Puts `e` into doc's section: replaces the entry of the same name, else appends. */
-static void doc_upsert(json_t *doc, int s, json_t *e)
+/*
+ * Puts `e` into doc's section: replaces the entry of the same name, else the
+ * one named `was` (a renamed entry keeps its place), else appends.
+ */
+static void doc_upsert(json_t *doc, int s, json_t *e, const char *was)
 {
     json_t *arr = json_object_get(doc, section_key[s]);
     const char *name = entry_name(e);
+    long at_was = -1;
     size_t i;
     json_t *x;
     json_array_foreach(arr, i, x) {
@@ -933,8 +990,13 @@ static void doc_upsert(json_t *doc, int s, json_t *e)
             json_array_set(arr, i, e);
             return;
         }
+        if (was && at_was < 0 && strcmp(entry_name(x), was) == 0)
+            at_was = (long)i;
     }
-    json_array_append(arr, e);
+    if (at_was >= 0)
+        json_array_set(arr, (size_t)at_was, e);
+    else
+        json_array_append(arr, e);
 }
 
 static void doc_remove(json_t *doc, int s, const char *name)
@@ -964,12 +1026,7 @@ static size_t apply_changes(const cce_kubeconfig *kc, json_t *doc, long f, long 
     for (int s = 0; s < NSECT; s++) {
         const char *name;
         json_t *old;
-        json_object_foreach(kc->snap[s], name, old) {
-            if (cce_kubeconfig_find(kc, s, name) < 0 && origin_index(kc, s, name) == f) {
-                doc_remove(doc, s, name);
-                changes++;
-            }
-        }
+        /* Renamed entries first, so each takes the place of its old name. */
         size_t i;
         json_t *e;
         json_array_foreach(sect(kc, s), i, e) {
@@ -978,11 +1035,17 @@ static size_t apply_changes(const cce_kubeconfig *kc, json_t *doc, long f, long 
             if (old && (old == e || json_equal(old, e)))
                 continue;
             long o = origin_index(kc, s, name);
-            /* a renamed entry: its old name left the snapshot's file, the new one goes there */
             if ((o >= 0 ? o : dest) != f)
                 continue;
-            doc_upsert(doc, s, e);
+            const char *was = kc->renamed[s] ? json_string_value(json_object_get(kc->renamed[s], name)) : NULL;
+            doc_upsert(doc, s, e, was && cce_kubeconfig_find(kc, s, was) < 0 ? was : NULL);
             changes++;
+        }
+        json_object_foreach(kc->snap[s], name, old) {
+            if (cce_kubeconfig_find(kc, s, name) < 0 && origin_index(kc, s, name) == f) {
+                doc_remove(doc, s, name); /* a no-op when a renamed entry took its place */
+                changes++;
+            }
         }
     }
     const char *k;
@@ -1013,7 +1076,7 @@ static void apply_all(const cce_kubeconfig *kc, json_t *doc)
     for (int s = 0; s < NSECT; s++) {
         size_t i;
         json_t *e;
-        json_array_foreach(sect(kc, s), i, e) doc_upsert(doc, s, e);
+        json_array_foreach(sect(kc, s), i, e) doc_upsert(doc, s, e, NULL);
     }
     const char *k;
     json_t *v;
@@ -1028,7 +1091,8 @@ static void apply_all(const cce_kubeconfig *kc, json_t *doc)
     }
 }
 
-static int write_doc(const char *path, json_t *doc, cce_error *err)
+/* Writes doc as YAML; digest gets the SHA-256 of the bytes written. */
+static int write_doc(const char *path, json_t *doc, unsigned char digest[32], cce_error *err)
 {
     cce_buf b = {0};
     if (cce_yaml_dump(doc, &b) < 0) {
@@ -1036,6 +1100,8 @@ static int write_doc(const char *path, json_t *doc, cce_error *err)
         return nomem(err);
     }
     int rc = cce_file_write_atomic(path, b.data, b.len, 0600, err);
+    if (rc == 0)
+        EVP_Digest(b.data, b.len, digest, NULL, EVP_sha256(), NULL);
     cce_buf_free(&b);
     return rc;
 }
@@ -1043,6 +1109,34 @@ static int write_doc(const char *path, json_t *doc, cce_error *err)
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Whether the object differs from what its files held (cheap: unchanged entries are shared). */
+static int has_changes(const cce_kubeconfig *kc)
+{
+    for (int s = 0; s < NSECT; s++) {
+        if (!kc->snap[s] || json_object_size(kc->snap[s]) != json_array_size(sect(kc, s)))
+            return 1;
+        size_t i;
+        json_t *e;
+        json_array_foreach(sect(kc, s), i, e) {
+            json_t *old = json_object_get(kc->snap[s], entry_name(e));
+            if (!old || (old != e && !json_equal(old, e)))
+                return 1;
+        }
+    }
+    size_t top = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(kc->root, k, v) {
+        if (is_section_key(k))
+            continue;
+        json_t *was = json_object_get(kc->snap_top, k);
+        if (!was || !json_equal(was, v))
+            return 1;
+        top++;
+    }
+    return top != json_object_size(kc->snap_top);
 }
 
 int cce_kubeconfig_save(cce_kubeconfig *kc, const char *path, const cce_save_opts *opts, size_t *written, cce_error *err)
@@ -1056,60 +1150,72 @@ int cce_kubeconfig_save(cce_kubeconfig *kc, const char *path, const cce_save_opt
     long own = -1;
     if (path) {
         for (size_t i = 0; i < kc->nfiles; i++)
-            if (strcmp(kc->files[i], path) == 0)
+            if (strcmp(kc->files[i].path, path) == 0)
                 own = (long)i;
         if (own >= 0 && kc->nfiles > 1)
             own = -1; /* one file of several: treat it as a new target */
     } else if (kc->nfiles == 0) {
         return cce_set_error(err, "INVALID_ARGUMENT", 0, "this kubeconfig was not loaded from a file: give save() a path");
     }
-    size_t n = path ? 1 : kc->nfiles;
-    const char *const *targets = path ? &path : (const char *const *)kc->files;
+    int own_files = !overwrite && (!path || own >= 0);
+    /* Nothing changed: nothing to lock, read or write. */
+    if (own_files && !has_changes(kc))
+        return 0;
 
-    /* Lock in a fixed order, so two savers of the same files cannot deadlock. */
+    size_t n = path ? 1 : kc->nfiles;
+    const char **targets = malloc(n * sizeof *targets);
     char **order = malloc(n * sizeof *order);
     cce_lock **locks = calloc(n, sizeof *locks);
     json_t **docs = calloc(n, sizeof *docs);
+    size_t *changes = calloc(n, sizeof *changes);
+    file_bytes *fbs = calloc(n, sizeof *fbs);
+    struct kc_file *files = NULL;
     int rc = -1;
-    if (!order || !locks || !docs) {
+    if (!targets || !order || !locks || !docs || !changes || !fbs) {
         nomem(err);
         goto out;
     }
     for (size_t i = 0; i < n; i++)
-        order[i] = (char *)targets[i];
+        order[i] = (char *)(targets[i] = path ? path : kc->files[i].path);
+    /* Lock in a fixed order, so two savers of the same files cannot deadlock. */
     qsort(order, n, sizeof *order, cmp_str);
     for (size_t i = 0; i < n; i++)
         if ((locks[i] = cce_lock_acquire(order[i], timeout, err)) == NULL)
             goto out;
 
     /* Read every target again, now that nobody else can write it. */
-    for (size_t i = 0; i < n; i++)
-        if ((docs[i] = overwrite ? json_deep_copy(kc->root) : load_doc(targets[i], NULL, err)) == NULL)
+    for (size_t i = 0; i < n; i++) {
+        if (read_bytes(targets[i], &fbs[i], err) < 0)
             goto out;
-
-    size_t *changes = calloc(n, sizeof *changes);
-    if (!changes) {
-        nomem(err);
-        goto out;
+        long fi = path ? own : (long)i;
+        int parsed = 0;
+        if (overwrite)
+            docs[i] = doc_shallow_copy(kc->root);
+        else if (fi >= 0 && memcmp(fbs[i].sha256, kc->files[fi].sha256, 32) == 0)
+            docs[i] = doc_shallow_copy(kc->files[fi].doc); /* unchanged since we read it: no new parse */
+        else
+            parsed = 1, docs[i] = parse_doc(fbs[i].buf.data ? fbs[i].buf.data : "", fbs[i].buf.len, targets[i], err);
+        cce_buf_free(&fbs[i].buf);
+        if (!docs[i]) {
+            if (!parsed)
+                nomem(err);
+            goto out;
+        }
     }
+
     if (overwrite) {
         changes[0] = 1;
-    } else if (path && own < 0) {
+    } else if (!own_files) {
         apply_all(kc, docs[0]);
         changes[0] = 1;
     } else {
         /* New entries go to the first file that exists, as kubectl does; else the first. */
         long dest = 0, cur_file = -1;
-        for (size_t i = 0; i < n; i++) {
-            int missing = 0;
-            cce_buf tmp = {0};
-            if (cce_file_read(targets[i], &tmp, &missing, NULL) == 0 && !missing) {
+        for (size_t i = 0; i < n; i++)
+            if (!fbs[i].missing) {
                 dest = (long)i;
-                cce_buf_free(&tmp);
                 break;
             }
-            cce_buf_free(&tmp);
-        }
         /* current-context lives in the first file that sets it. */
         for (size_t i = 0; i < n && cur_file < 0; i++) {
             const char *c = json_string_value(json_object_get(docs[i], "current-context"));
@@ -1124,41 +1230,48 @@ int cce_kubeconfig_save(cce_kubeconfig *kc, const char *path, const cce_save_opt
     for (size_t i = 0; i < n; i++) {
         if (!changes[i])
             continue;
-        if (write_doc(targets[i], docs[i], err) < 0) {
-            free(changes);
+        if (write_doc(targets[i], docs[i], fbs[i].sha256, err) < 0)
             goto out;
-        }
+        fbs[i].missing = 0;
         if (written)
             (*written)++;
     }
-    free(changes);
 
     /* The object now shows the files as they are. */
-    if (path && own < 0) {
-        char *p = strdup(path);
-        if (!p) {
+    if ((files = calloc(n, sizeof *files)) == NULL) {
+        nomem(err);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((files[i].path = strdup(targets[i])) == NULL) {
+            for (size_t k = 0; k < i; k++) {
+                free(files[k].path);
+                json_decref(files[k].doc);
+            }
+            free(files);
             nomem(err);
             goto out;
         }
-        free_files(kc);
-        kc->files = malloc(sizeof *kc->files);
-        if (!kc->files) {
-            free(p);
-            nomem(err);
-            goto out;
-        }
-        kc->files[0] = p;
-        kc->nfiles = 1;
+        files[i].doc = json_incref(docs[i]);
+        memcpy(files[i].sha256, fbs[i].sha256, 32);
     }
     reset_from_docs(kc, docs, n);
+    free_files(kc);
+    kc->files = files;
+    kc->nfiles = n;
     rc = 0;
 out:
     for (size_t i = 0; locks && i < n; i++)
         cce_lock_release(locks[i]);
     for (size_t i = 0; docs && i < n; i++)
         json_decref(docs[i]);
+    for (size_t i = 0; fbs && i < n; i++)
+        cce_buf_free(&fbs[i].buf);
+    free(fbs);
+    free(changes);
     free(docs);
     free(locks);
     free(order);
+    free(targets);
     return rc;
 }

@@ -3,7 +3,7 @@
 # also what the test suite uses).  Installs only what is missing; needs root or sudo.
 set -eu
 pkgs=(build-essential cmake pkg-config liblua5.4-dev lua5.4 lua-cjson-dev libcurl4-openssl-dev
-      libssl-dev libyaml-dev libjansson-dev lua-argparse python3 python3-cryptography curl openssl ca-certificates)
+      libssl-dev libyaml-dev libjansson-dev lua-argparse python3 python3-cryptography python3-yaml curl openssl ca-certificates)
 if [ "${1:-}" = --test ]; then
   pkgs+=(lua-unit lua-check valgrind)
   # Any kubectl will do; Debian's is kubernetes-client.

@@ -362,6 +362,24 @@ function TestKubeconfig:test_save_applies_changes_to_what_is_on_disk_now()
   lu.assertNotNil(kc:context("theirs"))
 end
 
+function TestKubeconfig:test_renamed_entries_keep_their_place()
+  local path = tmp .. "/renamed"
+  write(path, BASE)
+  local kc = assert(cce.kubeconfig.load(path))
+  assert(kc:rename_context("mk", "tmp-name"))
+  assert(kc:rename_context("tmp-name", "home"))
+  assert(kc:rename_user("exec-user", "exec2"))
+  assert(kc:save())
+  local disk = assert(cce.kubeconfig.load(path))
+  local names = {}
+  for _, c in ipairs(disk:contexts()) do names[#names + 1] = c.name end
+  lu.assertEquals(names, { "home", "mk-exec" })
+  lu.assertEquals(disk:users()[1].name, "exec2")
+  lu.assertEquals(disk:current_context(), "home")
+  lu.assertEquals(disk:context("mk-exec").user, "exec2")
+  lu.assertEquals(#disk:check(), 0)
+end
+
 function TestKubeconfig:test_save_to_other_file_never_removes()
   local path = tmp .. "/foreign"
   write(path, BASE)
