@@ -3,9 +3,17 @@
  *
  * The promises (see internal.h): a kubeconfig is never left half-written,
  * a failed save leaves the old file and no temporary file behind, and the lock
- * is kubectl's "<path>.lock" (O_EXCL) plus an flock() held by cceauto so that
- * a holder that died is recognised at once.
+ * is kubectl's "<path>.lock" (created exclusively) plus an flock() held by
+ * cceauto, so that a holder that died is recognised at once.
+ *
+ * What a crash (kill -9) can leave: a ".<name>.tmp-XXXXXX" file of a save in
+ * progress, a ".<name>.lock-XXXXXX" file of a lock being made (for a few
+ * system calls), and a lock file whose flock is gone - which the next
+ * cce_lock_acquire() breaks at once.  Never a partial target, never an empty
+ * lock file of ours.  cce_file_clean_stale() removes the left-over files
+ * under the next writer's lock.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -200,6 +208,44 @@ fail:
     return NULL;
 }
 
+/* ---------------------------------------------------------------- clean-up */
+
+void cce_file_clean_stale(const char *path)
+{
+    char *dir = NULL;
+    char *full = resolve_target(path, &dir, NULL);
+    if (!full) {
+        free(dir);
+        return;
+    }
+    const char *name = strrchr(full, '/') + 1;
+    size_t nl = strlen(name);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    time_t now = time(NULL);
+    while (d && (de = readdir(d)) != NULL) {
+        const char *e = de->d_name;
+        if (e[0] != '.' || strncmp(e + 1, name, nl) != 0)
+            continue;
+        const char *rest = e + 1 + nl;
+        int tmp = strncmp(rest, ".tmp-", 5) == 0 && strlen(rest) == 11;
+        int lck = strncmp(rest, ".lock-", 6) == 0 && strlen(rest) == 12;
+        if (!tmp && !lck)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        /* A lock being made right now is young: leave those to their makers. */
+        if (lck && now - st.st_mtime <= CCE_LOCK_STALE_S)
+            continue;
+        unlinkat(dirfd(d), e, 0);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+    free(full);
+}
+
 /* ------------------------------------------------------------------- read */
 
 int cce_file_read(const char *path, cce_buf *out, int *missing, cce_error *err)
@@ -329,6 +375,10 @@ int cce_file_write_atomic(const char *path, const void *data, size_t len, unsign
         cce_set_error(err, "IO", 0, "cannot replace %s: %s", target, strerror(EISDIR));
         goto out;
     }
+    if (exists && !S_ISREG(st.st_mode)) { /* /dev/null, a FIFO: renaming over it would replace the device */
+        cce_set_error(err, "IO", 0, "cannot replace %s: not a regular file", target);
+        goto out;
+    }
     mode_t mode = exists ? (st.st_mode & 07777) : ((mode_t)new_mode & 07777);
 
     tmp = malloc(strlen(dir) + strlen(name) + 16);
@@ -360,7 +410,11 @@ int cce_file_write_atomic(const char *path, const void *data, size_t len, unsign
         step = "write";
         goto syserr;
     }
-    if (fsync(fd) < 0) {
+    int r;
+    do
+        r = fsync(fd);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
         step = "fsync";
         goto syserr;
     }
@@ -379,7 +433,6 @@ int cce_file_write_atomic(const char *path, const void *data, size_t len, unsign
     tmp = NULL;
     int dfd = open_retry(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (dfd >= 0) {
-        int r;
         do
             r = fsync(dfd);
         while (r < 0 && errno == EINTR);
@@ -399,7 +452,7 @@ int cce_file_write_atomic(const char *path, const void *data, size_t len, unsign
 syserr:
     e = errno;
     if (strcmp(step, "rename") == 0)
-        cce_set_error(err, "IO", 0, "cannot rename %s to %s: %s", tmp, target, strerror(e));
+        cce_set_error(err, "IO", 0, "cannot rename %s to %s: %s (%s is unchanged)", tmp, target, strerror(e), target);
     else if (e == EFBIG)
         cce_set_error(err, "IO", 0, "cannot %s %s: %s (file size limit or quota exceeded; %s is unchanged)", step,
                       fail_path, strerror(e), target);
@@ -542,6 +595,101 @@ static int unlink_if_same(const char *path, int fd)
     return errno == ENOENT ? 0 : -1;
 }
 
+/*
+ * Creates the lock file `lockpath` holding an flock on it and containing
+ * `line`.  Returns its descriptor (and *st), -2 when a lock file exists, -3
+ * when ours was removed before we got it (try again), -1 on an error (err set).
+ *
+ * The file is made complete - content written, flock held - under a temporary
+ * name and then link()ed to lockpath, which like O_EXCL fails when the name
+ * exists.  So a lock file of ours is never seen empty or unheld, even when its
+ * maker is killed at the worst moment (an empty one would look like kubectl's
+ * and be respected for 30 s).  On a file system without hard links
+ * (*use_link is cleared) it is created with O_EXCL, then locked and filled.
+ */
+static int create_lock(const char *lockpath, const char *line, int *use_link, struct stat *st, cce_error *err)
+{
+    size_t len = strlen(line);
+    int fd, e;
+    if (*use_link) {
+        struct stat ex;
+        if (lstat(lockpath, &ex) == 0)
+            return -2; /* no temporary file just to find that out */
+        const char *base;
+        char *dir = split_dir(lockpath, &base);
+        char *tmp = dir ? malloc(strlen(dir) + strlen(base) + 16) : NULL;
+        if (!tmp) {
+            free(dir);
+            return cce_set_error(err, "IO", 0, "out of memory creating %s", lockpath);
+        }
+        sprintf(tmp, "%s%s.%s-XXXXXX", dir, strcmp(dir, "/") == 0 ? "" : "/", base);
+        free(dir);
+        fd = mkstemp(tmp);
+        if (fd < 0) {
+            e = errno;
+            free(tmp);
+            return cce_set_error(err, "IO", 0, "cannot create lock file %s: %s", lockpath, strerror(e));
+        }
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+        int r;
+        do
+            r = flock(fd, LOCK_EX | LOCK_NB);
+        while (r < 0 && errno == EINTR);
+        if (r < 0 || write_all(fd, line, len) < 0 || fstat(fd, st) < 0) {
+            e = errno;
+            unlink(tmp);
+            close(fd);
+            free(tmp);
+            return cce_set_error(err, "IO", 0, "cannot create lock file %s: %s", lockpath, strerror(e));
+        }
+        r = link(tmp, lockpath);
+        e = errno;
+        struct stat after;
+        /* NFS: a retransmitted link() may report failure although the first one worked */
+        if (r < 0 && fstat(fd, &after) == 0 && after.st_nlink == st->st_nlink + 1)
+            r = 0;
+        unlink(tmp);
+        free(tmp);
+        if (r == 0)
+            return fd; /* *st: the same file (dev, ino) */
+        close(fd);
+        if (e == EEXIST)
+            return -2;
+        if (e != EPERM && e != ENOTSUP && e != EOPNOTSUPP && e != EMLINK && e != ENOSYS && e != EXDEV)
+            return cce_set_error(err, "IO", 0, "cannot create lock file %s: %s", lockpath, strerror(e));
+        *use_link = 0; /* no hard links here: fall back to O_EXCL */
+    }
+
+    fd = open_retry(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0) {
+        e = errno;
+        if (e == EEXIST)
+            return -2;
+        return cce_set_error(err, "IO", 0, "cannot create lock file %s: %s", lockpath, strerror(e));
+    }
+    /*
+     * Someone checking it may hold its flock for a moment (they find it fresh
+     * and leave it): wait for them, within reason.
+     */
+    long long give_up = now_ms() + 2000;
+    int r;
+    while ((r = flock(fd, LOCK_EX | LOCK_NB)) < 0 && (errno == EWOULDBLOCK || errno == EINTR) && now_ms() < give_up)
+        sleep_ms(1);
+    if (r < 0 || write_all(fd, line, len) < 0 || fstat(fd, st) < 0) {
+        e = errno;
+        unlink_if_same(lockpath, fd);
+        close(fd);
+        return cce_set_error(err, "IO", 0, "cannot set up lock file %s: %s", lockpath, strerror(e));
+    }
+    /* had we been stopped for 30 s before the flock, a breaker might have removed it */
+    struct stat now_st;
+    if (stat(lockpath, &now_st) < 0 || now_st.st_dev != st->st_dev || now_st.st_ino != st->st_ino) {
+        close(fd);
+        return -3;
+    }
+    return fd;
+}
+
 cce_lock *cce_lock_acquire(const char *path, long timeout_ms, cce_error *err)
 {
     char *dir = NULL;
@@ -563,37 +711,18 @@ cce_lock *cce_lock_acquire(const char *path, long timeout_ms, cce_error *err)
     long long start = now_ms(), deadline = start + timeout_ms;
     unsigned seed = (unsigned)getpid() ^ (unsigned)start ^ (unsigned)(uintptr_t)l;
     lock_info li;
-    int seen = 0;
+    int seen = 0, chmods = 0;
+
+    char line[320];
+    snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), myhost);
+    int use_link = 1;
 
     for (;;) {
-        int fd = open_retry(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+        struct stat st = {0};
+        int fd = create_lock(lockpath, line, &use_link, &st, err);
+        if (fd == -1)
+            goto fail;
         if (fd >= 0) {
-            /*
-             * Ours.  Someone checking it may hold its flock for a moment (they
-             * find it fresh and leave it); wait for them, within reason.
-             */
-            long long flock_deadline = (deadline > now_ms() + 2000 ? deadline : now_ms() + 2000);
-            int e = 0;
-            while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                e = errno;
-                if ((e != EWOULDBLOCK && e != EINTR) || now_ms() > flock_deadline)
-                    break;
-                e = 0;
-                sleep_ms(1);
-            }
-            char line[320];
-            int n = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), myhost);
-            struct stat st;
-            if (!e && write_all(fd, line, (size_t)n) < 0)
-                e = errno;
-            if (!e && fstat(fd, &st) < 0)
-                e = errno;
-            if (e) {
-                unlink_if_same(lockpath, fd);
-                close(fd);
-                cce_set_error(err, "IO", 0, "cannot set up lock file %s: %s", lockpath, strerror(e));
-                goto fail;
-            }
             l->fd = fd;
             l->dev = st.st_dev;
             l->ino = st.st_ino;
@@ -601,11 +730,9 @@ cce_lock *cce_lock_acquire(const char *path, long timeout_ms, cce_error *err)
             free(target);
             return l;
         }
-        int e = errno;
-        if (e != EEXIST) {
-            cce_set_error(err, "IO", 0, "cannot create lock file %s: %s", lockpath, strerror(e));
-            goto fail;
-        }
+        if (fd == -3)
+            continue; /* our new file was taken for a dead one's: try again */
+        int e;
 
         /* it exists: who has it? */
         fd = open_retry(lockpath, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
@@ -613,8 +740,26 @@ cce_lock *cce_lock_acquire(const char *path, long timeout_ms, cce_error *err)
             e = errno;
             if (e == ENOENT)
                 continue; /* just released: try again at once */
-            cce_set_error(err, "IO", 0, "cannot open lock file %s: %s", lockpath, strerror(e));
-            goto fail;
+            struct stat lst;
+            if (e != EACCES || stat(lockpath, &lst) < 0) {
+                cce_set_error(err, "IO", 0, "cannot open lock file %s: %s", lockpath, strerror(e));
+                goto fail;
+            }
+            /*
+             * kubectl makes its lock files with mode 0000: unreadable unless
+             * we are root.  A fresh one is waited for; an old one of ours is
+             * made readable and then judged like any other, under its flock.
+             */
+            memset(&li, 0, sizeof li);
+            li.mtime = lst.st_mtime;
+            li.have_mtime = 1;
+            seen = 1;
+            if (lst.st_uid == geteuid() && time(NULL) - lst.st_mtime > CCE_LOCK_STALE_S && chmods < 3 &&
+                chmod(lockpath, 0600) == 0) {
+                chmods++;
+                continue;
+            }
+            goto retry_later;
         }
         int r;
         do
@@ -641,6 +786,7 @@ cce_lock *cce_lock_acquire(const char *path, long timeout_ms, cce_error *err)
         }
         close(fd);
 
+    retry_later:;
         long long now = now_ms();
         if (now >= deadline) {
             locked_error(err, target, lockpath, &li, seen, now - start);

@@ -139,6 +139,13 @@ int cce_file_write_atomic(const char *path, const void *data, size_t len, unsign
  * so every writer locks the real file.
  */
 typedef struct cce_lock cce_lock;
+
+/*
+ * Removes what writers killed mid-save left beside `path`'s real target:
+ * ".<name>.tmp-XXXXXX" files (call it only while holding the lock, when no
+ * save of ours is in progress) and ".<name>.lock-XXXXXX" files older than 30 s.
+ */
+void cce_file_clean_stale(const char *path);
 cce_lock *cce_lock_acquire(const char *path, long timeout_ms, cce_error *err);
 void cce_lock_release(cce_lock *l); /* NULL-safe; removes the lock file */
 

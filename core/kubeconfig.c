@@ -1179,9 +1179,11 @@ int cce_kubeconfig_save(cce_kubeconfig *kc, const char *path, const cce_save_opt
         order[i] = (char *)(targets[i] = path ? path : kc->files[i].path);
     /* Lock in a fixed order, so two savers of the same files cannot deadlock. */
     qsort(order, n, sizeof *order, cmp_str);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if ((locks[i] = cce_lock_acquire(order[i], timeout, err)) == NULL)
             goto out;
+        cce_file_clean_stale(order[i]); /* what a writer killed mid-save left behind */
+    }
 
     /* Read every target again, now that nobody else can write it. */
     for (size_t i = 0; i < n; i++) {
