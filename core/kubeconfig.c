@@ -871,9 +871,15 @@ static size_t file_list(const char *path, char ***out)
     } else {
         char *dup = strdup(env), *save = NULL;
         for (char *tok = dup ? strtok_r(dup, ":", &save) : NULL; tok; tok = strtok_r(NULL, ":", &save)) {
+            /* The same file twice (also through a symlink) would be locked twice by save(). */
             int seen = 0;
-            for (size_t i = 0; i < n; i++)
-                seen |= strcmp(list[i], tok) == 0;
+            char *real = realpath(tok, NULL);
+            for (size_t i = 0; i < n && !seen; i++) {
+                char *other = real ? realpath(list[i], NULL) : NULL;
+                seen = strcmp(list[i], tok) == 0 || (other && strcmp(other, real) == 0);
+                free(other);
+            }
+            free(real);
             if (seen)
                 continue;
             char **t = realloc(list, (n + 1) * sizeof *list);

@@ -425,6 +425,21 @@ print("ok")
   lu.assertNil(ka:current_context())
 end
 
+function TestKubeconfig:test_kubeconfig_env_same_file_twice()
+  local a = tmp .. "/twice"
+  write(a, BASE)
+  os.execute("ln -sf twice " .. simctl.quote(tmp .. "/twice-link"))
+  local code, out = simctl.run("KUBECONFIG=" .. simctl.quote(a .. ":" .. tmp .. "/twice-link:" .. a) .. " " ..
+    simctl.quote(os.getenv("CCEAUTO")) .. [[ -e '
+      local kc = assert(require("cce").kubeconfig.load())
+      assert(#kc:files() == 1, #kc:files())
+      assert(kc:use_context("mk-exec"))
+      local ok, n = assert(kc:save(nil, { lock_timeout = 2 }))
+      print(n)']])
+  lu.assertEquals(code, 0, out)
+  lu.assertEquals(out, "1\n")
+end
+
 function TestKubeconfig:test_malformed_file_changes_nothing()
   local path = tmp .. "/malformed"
   local bad = "apiVersion: v1\nclusters:\n- name: a\n  cluster:\n    server: \"unterminated\n"
