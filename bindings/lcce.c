@@ -53,12 +53,17 @@ static void push_error_table(lua_State *L, const char *code, int status, const c
     lua_setmetatable(L, -2);
 }
 
-int lcce_push_error(lua_State *L, cce_error *err)
+void lcce_push_error_table(lua_State *L, cce_error *err)
 {
-    lua_pushnil(L);
     push_error_table(L, err->code[0] ? err->code : "ERROR", err->status, err->message ? err->message : "unknown error",
                      err->request_id);
     cce_error_clear(err);
+}
+
+int lcce_push_error(lua_State *L, cce_error *err)
+{
+    lua_pushnil(L);
+    lcce_push_error_table(L, err);
     return 2;
 }
 
@@ -226,5 +231,6 @@ int luaopen_cce(lua_State *L)
     lua_setfield(L, -2, "DURATION_MAX");
     lcce_client_open(L);
     lcce_kubeconfig_open(L);
+    lcce_batch_open(L);
     return 1;
 }

@@ -13,7 +13,7 @@ typedef struct lclient {
     cce_client *c; /* NULL once closed */
 } lclient;
 
-static cce_client *check_client(lua_State *L, int idx)
+cce_client *lcce_client_check(lua_State *L, int idx)
 {
     lclient *u = luaL_checkudata(L, idx, LCCE_CLIENT_MT);
     if (!u->c)
@@ -144,7 +144,7 @@ static void push_cluster(lua_State *L, int client_idx, const cce_cluster *cl)
 
 static int l_clusters(lua_State *L)
 {
-    cce_client *c = check_client(L, 1);
+    cce_client *c = lcce_client_check(L, 1);
     cce_cluster *list;
     size_t n;
     cce_error err = {0};
@@ -161,7 +161,7 @@ static int l_clusters(lua_State *L)
 
 static int l_cluster(lua_State *L)
 {
-    cce_client *c = check_client(L, 1);
+    cce_client *c = lcce_client_check(L, 1);
     const char *id = luaL_checkstring(L, 2);
     cce_cluster cl;
     cce_error err = {0};
@@ -174,7 +174,7 @@ static int l_cluster(lua_State *L)
 
 static int l_clustercert(lua_State *L)
 {
-    cce_client *c = check_client(L, 1);
+    cce_client *c = lcce_client_check(L, 1);
     const char *id = luaL_checkstring(L, 2);
     lua_Integer days = 30;
     if (!lua_isnoneornil(L, 3)) {
@@ -197,7 +197,7 @@ static int l_clustercert(lua_State *L)
 
 static int l_info(lua_State *L)
 {
-    cce_client *c = check_client(L, 1);
+    cce_client *c = lcce_client_check(L, 1);
     lua_createtable(L, 0, 3);
     set_str(L, "endpoint", cce_client_endpoint(c));
     set_str(L, "project_id", cce_client_project_id(c));
@@ -207,7 +207,7 @@ static int l_info(lua_State *L)
 
 static int l_stats(lua_State *L)
 {
-    cce_client *c = check_client(L, 1);
+    cce_client *c = lcce_client_check(L, 1);
     cce_client_stats s;
     cce_client_stats_get(c, &s);
     lua_createtable(L, 0, 2);

@@ -12,6 +12,8 @@
 /* Pushes nil and an error table (code, status, message, request_id; __tostring)
  * built from *err, clears *err and returns 2: `return lcce_push_error(L, &err);` */
 int lcce_push_error(lua_State *L, cce_error *err);
+/* Pushes just the error table (no nil) and clears *err. */
+void lcce_push_error_table(lua_State *L, cce_error *err);
 /* Same for an error made here: code and message. */
 int lcce_push_error_msg(lua_State *L, const char *code, const char *msg);
 
@@ -29,7 +31,10 @@ json_t *lcce_to_json(lua_State *L, int idx);
 void lcce_kubeconfig_push(lua_State *L, cce_kubeconfig *kc);
 cce_kubeconfig *lcce_kubeconfig_check(lua_State *L, int idx);
 
+cce_client *lcce_client_check(lua_State *L, int idx);  /* raises unless an open cce.Client */
+
 void lcce_client_open(lua_State *L);      /* metatable + cce.client */
+void lcce_batch_open(lua_State *L);       /* cce.fetch */
 void lcce_kubeconfig_open(lua_State *L);  /* metatable + cce.kubeconfig table */
 
 /* Registers `methods` as the __index table of a new metatable `name`, plus `meta`. */

@@ -175,35 +175,46 @@ int cce_cluster_get(cce_client *c, const char *id, cce_cluster *out, cce_error *
     return rc;
 }
 
+int cce_clustercert_request(const char *id, long days, char *path, size_t path_len, char *body, size_t body_len,
+                            cce_error *err)
+{
+    if (!cce_id_valid(id))
+        return cce_set_error(err, "INVALID_ARGUMENT", 0,
+                             "cluster id '%s' is not valid: only letters, digits and '-' are allowed", id ? id : "");
+    if (!cce_duration_valid(days))
+        return cce_set_error(err, "INVALID_ARGUMENT", 0, "duration %ld is not valid: use 1 to %d days, or -1 for the maximum",
+                             days, CCE_DURATION_MAX);
+    snprintf(path, path_len, "clusters/%s/clustercert", id);
+    snprintf(body, body_len, "{\"duration\": %ld}", days);
+    return 0;
+}
+
+cce_kubeconfig *cce_clustercert_response(const cce_http_resp *r, const char *what, cce_error *err)
+{
+    json_t *v = parse_body(r, what, err);
+    if (!v)
+        return NULL;
+    cce_kubeconfig *kc = cce_kubeconfig_from_json(v, what, err); /* takes v */
+    if (!kc && err) {
+        err->status = (int)r->status;
+        if (strcmp(err->code, "PARSE") == 0)
+            snprintf(err->code, sizeof err->code, "BAD_RESPONSE");
+        if (r->request_id[0])
+            snprintf(err->request_id, sizeof err->request_id, "%s", r->request_id);
+    }
+    return kc;
+}
+
 cce_kubeconfig *cce_clustercert(cce_client *c, const char *id, long days, cce_error *err)
 {
-    if (!cce_id_valid(id)) {
-        cce_set_error(err, "INVALID_ARGUMENT", 0, "cluster id '%s' is not valid: only letters, digits and '-' are allowed",
-                      id ? id : "");
-        return NULL;
-    }
-    if (!cce_duration_valid(days)) {
-        cce_set_error(err, "INVALID_ARGUMENT", 0, "duration %ld is not valid: use 1 to %d days, or -1 for the maximum",
-                      days, CCE_DURATION_MAX);
-        return NULL;
-    }
     char path[180], what[180], body[48];
-    snprintf(path, sizeof path, "clusters/%s/clustercert", id);
+    if (cce_clustercert_request(id, days, path, sizeof path, body, sizeof body, err) < 0)
+        return NULL;
     snprintf(what, sizeof what, "clustercert %s", id);
-    snprintf(body, sizeof body, "{\"duration\": %ld}", days);
     cce_http_resp r = {0};
     cce_kubeconfig *kc = NULL;
-    json_t *v;
-    if (cce_http_call(c, "POST", path, body, what, &r, err) == 0 && (v = parse_body(&r, what, err)) != NULL) {
-        kc = cce_kubeconfig_from_json(v, what, err); /* takes v */
-        if (!kc && err) {
-            err->status = (int)r.status;
-            if (strcmp(err->code, "PARSE") == 0)
-                snprintf(err->code, sizeof err->code, "BAD_RESPONSE");
-            if (r.request_id[0])
-                snprintf(err->request_id, sizeof err->request_id, "%s", r.request_id);
-        }
-    }
+    if (cce_http_call(c, "POST", path, body, what, &r, err) == 0)
+        kc = cce_clustercert_response(&r, what, err);
     cce_http_resp_free(&r);
     return kc;
 }

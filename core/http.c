@@ -330,6 +330,20 @@ const char *cce_client_endpoint(const cce_client *c) { return c->endpoint; }
 const char *cce_client_project_id(const cce_client *c) { return c->project_id; }
 const char *cce_client_region(const cce_client *c) { return c->region; }
 void cce_client_stats_get(const cce_client *c, cce_client_stats *out) { *out = c->stats; }
+long cce_client_timeout_ms(const cce_client *c) { return c->timeout_ms; }
+
+void cce_client_count_request(cce_client *c, int retry)
+{
+    c->stats.requests++;
+    if (retry)
+        c->stats.retries++;
+}
+
+int cce_http_url(const cce_client *c, const char *path, cce_buf *out)
+{
+    out->len = 0;
+    return cce_buf_printf(out, "%s/api/v3/projects/%s/%s", c->endpoint, c->project_id, path);
+}
 
 /* ---------------------------------------------------------------- response */
 
@@ -347,14 +361,9 @@ void cce_http_resp_reset(cce_http_resp *r)
 
 void cce_http_resp_free(cce_http_resp *r) { cce_buf_free(&r->body); }
 
-typedef struct xfer {
-    cce_client *c;
-    cce_http_resp *resp;
-} xfer;
-
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
-    xfer *x = ud;
+    cce_xfer *x = ud;
     size_t len = size * n;
     if (x->resp->body.len + len > x->c->max_response) {
         x->resp->too_large = 1;
@@ -391,7 +400,7 @@ static long parse_retry_after(const char *v)
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
-    xfer *x = ud;
+    cce_xfer *x = ud;
     size_t len = size * n;
     /* A new status line starts a new header block (after 100-continue, redirects). */
     if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
@@ -578,61 +587,65 @@ static void sleep_ms(long ms)
 
 /* ---------------------------------------------------------------- exchange */
 
+void cce_http_prepare(cce_client *c, CURL *h, const char *method, const char *url, const char *body, cce_xfer *x,
+                      char *errbuf)
+{
+    curl_easy_reset(h);
+    cce_http_resp_reset(x->resp);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect must not carry the token elsewhere */
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->insecure ? 0L : 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->insecure ? 0L : 2L);
+    if (c->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+    if (c->log_level >= CCE_LOG_TRACE) {
+        curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+        curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, curl_trace);
+        curl_easy_setopt(h, CURLOPT_DEBUGDATA, c);
+    }
+    if (body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    if (strcmp(method, body ? "POST" : "GET") != 0)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+}
+
 int cce_http_call(cce_client *c, const char *method, const char *path, const char *body, const char *what,
                   cce_http_resp *resp, cce_error *err)
 {
     cce_buf url = {0};
-    if (cce_buf_printf(&url, "%s/api/v3/projects/%s/%s", c->endpoint, c->project_id, path) < 0)
+    if (cce_http_url(c, path, &url) < 0)
         return cce_set_error(err, "NOMEM", 0, "out of memory");
 
     CURL *h = c->easy;
-    xfer x = {c, resp};
+    cce_xfer x = {c, resp};
     char errbuf[CURL_ERROR_SIZE];
     int rc = -1;
     for (int attempt = 0;; attempt++) {
-        curl_easy_reset(h);
-        cce_http_resp_reset(resp);
         errbuf[0] = '\0';
-        curl_easy_setopt(h, CURLOPT_URL, url.data);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
-        curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-        curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
-        curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-        curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect must not carry the token elsewhere */
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->insecure ? 0L : 1L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->insecure ? 0L : 2L);
-        if (c->ca_file)
-            curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
-        if (c->log_level >= CCE_LOG_TRACE) {
-            curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
-            curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, curl_trace);
-            curl_easy_setopt(h, CURLOPT_DEBUGDATA, c);
-        }
-        if (body) {
-            curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-        }
-        if (strcmp(method, body ? "POST" : "GET") != 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+        cce_http_prepare(c, h, method, url.data, body, &x, errbuf);
 
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         CURLcode cc = curl_easy_perform(h);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-        c->stats.requests++;
-        if (attempt)
-            c->stats.retries++;
+        cce_client_count_request(c, attempt > 0);
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
         if (cc == CURLE_OK)
             cce_log(c, CCE_LOG_DEBUG, "%s %s -> %ld (%ld ms, %zu bytes, attempt %d)", method, url.data, resp->status, ms,

@@ -2,6 +2,7 @@
 #ifndef CCE_INTERNAL_H
 #define CCE_INTERNAL_H
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -76,6 +77,24 @@ typedef struct cce_http_resp {
 void cce_http_resp_reset(cce_http_resp *r);
 void cce_http_resp_free(cce_http_resp *r);
 
+/* What curl's callbacks fill during one transfer. */
+typedef struct cce_xfer {
+    cce_client *c;
+    cce_http_resp *resp;
+} cce_xfer;
+
+/*
+ * Sets up an easy handle for one attempt with the client's settings (TLS,
+ * timeouts, headers with the token, size cap, trace), resetting *x->resp.
+ * `url`, `body` and `errbuf` (CURL_ERROR_SIZE) must live until the transfer ends.
+ */
+void cce_http_prepare(cce_client *c, CURL *h, const char *method, const char *url, const char *body, cce_xfer *x,
+                      char *errbuf);
+/* The client's API base for a path: "<endpoint>/api/v3/projects/<project>/<path>". */
+int cce_http_url(const cce_client *c, const char *path, cce_buf *out);
+long cce_client_timeout_ms(const cce_client *c);
+void cce_client_count_request(cce_client *c, int retry);
+
 /*
  * Sends METHOD base/api/v3/projects/<project>/<path> with an optional JSON body,
  * retrying as the client's policy says.  Returns 0 with a 2xx response in
@@ -106,6 +125,12 @@ void cce_log(const cce_client *c, int level, const char *fmt, ...) CCE_PRINTF(3,
 
 /* Entry i's inner mapping, borrowed (for the bindings: no JSON text round trip). */
 json_t *cce_kubeconfig_entry_inner(const cce_kubeconfig *kc, enum cce_kc_section s, size_t i);
+
+/* Reads a 2xx clustercert answer into a kubeconfig ("BAD_RESPONSE" when it is not one). */
+cce_kubeconfig *cce_clustercert_response(const cce_http_resp *r, const char *what, cce_error *err);
+/* The request of a clustercert call: path "clusters/<id>/clustercert" and body; -1 on invalid input. */
+int cce_clustercert_request(const char *cluster_id, long days, char *path, size_t path_len, char *body, size_t body_len,
+                            cce_error *err);
 
 /* Takes the reference `root` (an object) and checks/normalises it into a model. */
 cce_kubeconfig *cce_kubeconfig_from_json(json_t *root, const char *source, cce_error *err);

@@ -1,7 +1,17 @@
 /* x509.c - what a kubeconfig user needs to know about a client or CA certificate (libcrypto). */
+/*
+ * A kubeconfig may hold 10,000 users, and checking them all must take well
+ * under a second.  d2i_X509 is far too slow for that in OpenSSL 3.0: it
+ * decodes the subject public key through the provider decoder framework
+ * (some 200 us a certificate), and we never use the key.  So the DER is
+ * walked here, strictly and with every length checked against what is left,
+ * and libcrypto only sees the small parts it is good at: the two Names
+ * (d2i_X509_NAME, printed as RFC 2253) and SHA-256 of the whole certificate.
+ */
 #include <errno.h>
 #include <stdarg.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +22,6 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "internal.h"
@@ -21,91 +30,163 @@
 #define CERT_FILE_MAX (1024L * 1024L)
 
 static const char PEM_CERT_BEGIN[] = "-----BEGIN CERTIFICATE-----";
+static const char PEM_CERT_END[] = "-----END CERTIFICATE-----";
 
 static const unsigned char *find_bytes(const unsigned char *hay, size_t n, const char *needle)
 {
     size_t m = strlen(needle);
     if (m == 0 || n < m)
         return NULL;
-    for (size_t i = 0; i + m <= n; i++)
-        if (hay[i] == (unsigned char)needle[0] && memcmp(hay + i, needle, m) == 0)
-            return hay + i;
+    const unsigned char *p = hay, *last = hay + (n - m);
+    while (p <= last) {
+        p = memchr(p, (unsigned char)needle[0], (size_t)(last - p) + 1);
+        if (!p)
+            return NULL;
+        if (memcmp(p, needle, m) == 0)
+            return p;
+        p++;
+    }
     return NULL;
 }
 
 static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
 
-static int b64_value(unsigned char c)
+/* ---------------------------------------------------------------- base64 */
+
+enum { B64_SPACE = 0x40, B64_PAD = 0x41 };  /* 0..63: a digit; 0xFF: not base64 */
+
+static const unsigned char B64[256] = {
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x40, 0x40, 0x40, 0x40, 0x40, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0x40, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3E, 0xFF, 0xFF, 0xFF, 0x3F,
+    0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x3B, 0x3C, 0x3D, 0xFF, 0xFF, 0xFF, 0x41, 0xFF, 0xFF,
+    0xFF, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E,
+    0x0F, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28,
+    0x29, 0x2A, 0x2B, 0x2C, 0x2D, 0x2E, 0x2F, 0x30, 0x31, 0x32, 0x33, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+};
+
+/*
+ * The same digits pre-shifted to their place in a 4-digit group, anything
+ * else with the top byte set: one OR of four lookups both combines a group
+ * and tells whether all four were digits.
+ */
+#define B64V(c)                                                                                          \
+    ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                                                              \
+     : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                                                         \
+     : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                                                         \
+     : (c) == '+'               ? 62                                                                     \
+     : (c) == '/'               ? 63                                                                     \
+                                : -1)
+#define B64S(c, s) (B64V(c) < 0 ? 0xFF000000u : (uint32_t)B64V(c) << (s))
+#define B64R(s, r)                                                                                       \
+    B64S((r) + 0, s), B64S((r) + 1, s), B64S((r) + 2, s), B64S((r) + 3, s), B64S((r) + 4, s),            \
+        B64S((r) + 5, s), B64S((r) + 6, s), B64S((r) + 7, s), B64S((r) + 8, s), B64S((r) + 9, s),        \
+        B64S((r) + 10, s), B64S((r) + 11, s), B64S((r) + 12, s), B64S((r) + 13, s), B64S((r) + 14, s),   \
+        B64S((r) + 15, s)
+#define B64T(s)                                                                                          \
+    {B64R(s, 0),   B64R(s, 16),  B64R(s, 32),  B64R(s, 48),  B64R(s, 64),  B64R(s, 80),                  \
+     B64R(s, 96),  B64R(s, 112), B64R(s, 128), B64R(s, 144), B64R(s, 160), B64R(s, 176),                 \
+     B64R(s, 192), B64R(s, 208), B64R(s, 224), B64R(s, 240)}
+static const uint32_t B64_0[256] = B64T(18), B64_1[256] = B64T(12), B64_2[256] = B64T(6), B64_3[256] = B64T(0);
+
+/* What b64_decode_into may write for n input bytes. */
+static size_t b64_room(size_t n) { return n / 4 * 3 + 3; }
+
+/*
+ * Strict standard base64: whitespace anywhere, '=' padding (optional) only at
+ * the end, at least one digit.  Our own decoder rather than EVP_Decode*: it
+ * tells "this is not base64" apart from "broken base64" without leaving
+ * anything on OpenSSL's error queue.  `out` has b64_room(n) bytes.  Returns
+ * 0 and the decoded length, or -1 when `in` is not such base64 (what was
+ * written to `out` by then is the caller's to wipe).
+ */
+static int b64_decode_into(const unsigned char *in, size_t n, unsigned char *out, size_t *outlen)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    size_t i = 0, o = 0;
+    uint32_t acc = 0;
+    unsigned k = 0;  /* digits in acc */
+    while (i < n) {
+        /* The common case: four digits in a row, three bytes out. */
+        while (k == 0 && n - i >= 4) {
+            uint32_t v = B64_0[in[i]] | B64_1[in[i + 1]] | B64_2[in[i + 2]] | B64_3[in[i + 3]];
+            if (v >> 24)
+                break;
+            out[o] = (unsigned char)(v >> 16);
+            out[o + 1] = (unsigned char)(v >> 8);
+            out[o + 2] = (unsigned char)v;
+            o += 3;
+            i += 4;
+        }
+        if (i == n)
+            break;
+        unsigned v = B64[in[i++]];
+        if (v < 64) {
+            acc = acc << 6 | v;
+            if (++k == 4) {
+                out[o] = (unsigned char)(acc >> 16);
+                out[o + 1] = (unsigned char)(acc >> 8);
+                out[o + 2] = (unsigned char)acc;
+                o += 3;
+                k = 0;
+                acc = 0;
+            }
+        } else if (v == B64_PAD) {
+            unsigned pad = 1;
+            for (; i < n; i++) {
+                v = B64[in[i]];
+                if (v == B64_PAD)
+                    pad++;
+                else if (v != B64_SPACE)
+                    return -1;  /* data after padding */
+            }
+            if (pad > 2 || (k + pad) % 4 != 0)
+                return -1;
+        } else if (v != B64_SPACE) {
+            return -1;
+        }
+    }
+    if ((o == 0 && k == 0) || k == 1)
+        return -1;
+    if (k == 2) {
+        out[o++] = (unsigned char)(acc >> 4);
+    } else if (k == 3) {
+        out[o++] = (unsigned char)(acc >> 10);
+        out[o++] = (unsigned char)(acc >> 2);
+    }
+    *outlen = o;
+    return 0;
 }
 
 /*
- * Strict standard base64 with optional line breaks and padding.  Our own
- * decoder rather than EVP_Decode*: it tells "this is not base64" apart from
- * "broken base64" without leaving anything on OpenSSL's error queue.
  * Returns a heap buffer (caller cleanses and frees) or NULL when `in` is not
- * base64 at all.
+ * base64 at all (*nomem tells the other reason).
  */
 static unsigned char *b64_decode(const unsigned char *in, size_t n, size_t *outlen, int *nomem)
 {
-    size_t digits = 0, pad = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = in[i];
-        if (is_space(c))
-            continue;
-        if (c == '=') {
-            pad++;
-            continue;
-        }
-        if (b64_value(c) < 0 || pad)  /* data after padding */
-            return NULL;
-        digits++;
-    }
-    if (digits == 0 || pad > 2 || digits % 4 == 1 || (pad && (digits + pad) % 4 != 0))
-        return NULL;
-    unsigned char *out = malloc(digits / 4 * 3 + 3);
+    size_t room = b64_room(n);
+    unsigned char *out = malloc(room);
     if (!out) {
         *nomem = 1;
         return NULL;
     }
-    size_t o = 0;
-    unsigned long acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_value(in[i]);
-        if (v < 0)
-            continue;
-        acc = (acc << 6 | (unsigned long)v) & 0xFFFFFFUL;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
+    if (b64_decode_into(in, n, out, outlen) < 0) {
+        OPENSSL_cleanse(out, room);  /* a part of a key bundle, perhaps */
+        free(out);
+        return NULL;
     }
-    *outlen = o;
     return out;
 }
 
-/* A PEM block's header could ask for a passphrase; a certificate never needs one, and we never prompt. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-    (void)buf;
-    (void)size;
-    (void)rwflag;
-    (void)u;
-    return -1;
-}
+/* ---------------------------------------------------------------- errors */
 
 /* The reason of OpenSSL's most recent error, for messages; never contains input bytes. */
 static const char *ossl_reason(void)
@@ -131,19 +212,365 @@ static int cert_fail(cce_error *err, const char *fmt, ...)
     return -1;
 }
 
+/* ------------------------------------------------------------------- DER */
+
+/*
+ * One TLV of strict DER: a one-byte tag (no field we walk has a high tag
+ * number), a definite length in its shortest form and of at most 4 bytes,
+ * and contents that lie inside what is left.
+ */
+typedef struct tlv {
+    unsigned tag;
+    const unsigned char *start;  /* the tag byte */
+    const unsigned char *c;      /* contents */
+    size_t len;                  /* of the contents */
+    size_t full;                 /* of the whole TLV */
+} tlv;
+
+/* Reads the TLV at *p, which must end by `end`, and moves *p past it. */
+static int der_read(const unsigned char **p, const unsigned char *end, tlv *t)
+{
+    const unsigned char *q = *p;
+    size_t avail = (size_t)(end - q);
+    if (avail < 2 || (q[0] & 0x1F) == 0x1F)
+        return -1;
+    size_t len = q[1], hdr = 2;
+    if (len & 0x80) {
+        size_t nb = len & 0x7F;
+        /* Indefinite, longer than any certificate, cut short, or not the shortest form. */
+        if (nb == 0 || nb > 4 || nb > avail - 2 || q[2] == 0)
+            return -1;
+        len = 0;
+        for (size_t i = 0; i < nb; i++)
+            len = len << 8 | q[2 + i];
+        if (len < 0x80)
+            return -1;
+        hdr += nb;
+    }
+    if (len > avail - hdr)
+        return -1;
+    t->tag = q[0];
+    t->start = q;
+    t->c = q + hdr;
+    t->len = len;
+    t->full = hdr + len;
+    *p = q + hdr + len;
+    return 0;
+}
+
+static int der_expect(const unsigned char **p, const unsigned char *end, unsigned tag, tlv *t)
+{
+    return der_read(p, end, t) == 0 && t->tag == tag ? 0 : -1;
+}
+
+/* What c2i_ASN1_INTEGER accepts: not empty, no redundant leading 00 or FF. */
+static int int_ok(const tlv *t)
+{
+    const unsigned char *c = t->c;
+    if (t->len == 0)
+        return 0;
+    return t->len == 1 || !((c[0] == 0x00 && !(c[1] & 0x80)) || (c[0] == 0xFF && (c[1] & 0x80)));
+}
+
+/* What c2i_ASN1_OBJECT accepts: not empty, no 0x80 starting a subidentifier, the last one complete. */
+static int oid_ok(const tlv *t)
+{
+    const unsigned char *c = t->c;
+    if (t->len == 0 || (c[t->len - 1] & 0x80))
+        return 0;
+    for (size_t i = 0; i < t->len; i++)
+        if (c[i] == 0x80 && (i == 0 || !(c[i - 1] & 0x80)))
+            return 0;
+    return 1;
+}
+
+/* What c2i_ASN1_BIT_STRING accepts: the unused-bits octet, at most 7. */
+static int bits_ok(const tlv *t) { return t->len >= 1 && t->c[0] <= 7; }
+
+/*
+ * And as DER has it: the unused bits zero (and none in an empty string).
+ * Outside tbsCertificate this matters for the fingerprint: X509_digest
+ * re-encodes those parts, clearing such bits, so a hash of the bytes as they
+ * are would differ from `openssl x509 -fingerprint`.
+ */
+static int bits_der_ok(const tlv *t)
+{
+    if (!bits_ok(t) || (t->len == 1 && t->c[0] != 0))
+        return 0;
+    return (t->c[t->len - 1] & ((1u << t->c[0]) - 1u)) == 0;
+}
+
+/*
+ * An ANY (algorithm parameters) as d2i decodes it, and in the DER form it
+ * re-encodes to (the signature algorithm is outside tbsCertificate, see
+ * bits_der_ok): no end-of-contents, SEQUENCE and SET constructed and no other
+ * universal type so, and the checks c2i makes of the primitives.
+ */
+static int any_ok(const tlv *t)
+{
+    if (t->tag & 0xC0)  /* not universal: kept as it is */
+        return 1;
+    if (t->tag & 0x20)
+        return t->tag == 0x30 || t->tag == 0x31;
+    switch (t->tag) {
+    case 0x00: case 0x10: case 0x11: return 0;
+    case 0x01: return t->len == 1 && (t->c[0] == 0x00 || t->c[0] == 0xFF);  /* BOOLEAN */
+    case 0x02: case 0x0A: return int_ok(t);                                   /* INTEGER, ENUMERATED */
+    case 0x03: return bits_der_ok(t);
+    case 0x05: return t->len == 0;                                            /* NULL */
+    case 0x06: return oid_ok(t);
+    case 0x1C: return t->len % 4 == 0;                                        /* UniversalString */
+    case 0x1E: return t->len % 2 == 0;                                        /* BMPString */
+    default: return 1;
+    }
+}
+
+/* AlgorithmIdentifier ::= SEQUENCE { algorithm OBJECT IDENTIFIER, parameters ANY OPTIONAL } */
+static int der_algor(const tlv *t)
+{
+    const unsigned char *p = t->c, *end = t->c + t->len;
+    tlv f;
+    if (t->tag != 0x30 || der_expect(&p, end, 0x06, &f) < 0 || !oid_ok(&f))
+        return -1;
+    if (p < end && (der_read(&p, end, &f) < 0 || !any_ok(&f)))
+        return -1;
+    return p == end ? 0 : -1;
+}
+
+/* [3] EXPLICIT SEQUENCE OF Extension ::= SEQUENCE { extnID OID, critical BOOLEAN OPTIONAL, extnValue OCTET STRING } */
+static int der_extensions(const tlv *t)
+{
+    const unsigned char *p = t->c, *end = t->c + t->len;
+    tlv seq, ext, f;
+    if (der_expect(&p, end, 0x30, &seq) < 0 || p != end)
+        return -1;
+    p = seq.c;
+    end = seq.c + seq.len;
+    while (p < end) {
+        if (der_expect(&p, end, 0x30, &ext) < 0)
+            return -1;
+        const unsigned char *q = ext.c, *qe = ext.c + ext.len;
+        if (der_expect(&q, qe, 0x06, &f) < 0 || !oid_ok(&f) || der_read(&q, qe, &f) < 0)
+            return -1;
+        if (f.tag == 0x01 && (f.len != 1 || der_read(&q, qe, &f) < 0))
+            return -1;
+        if (f.tag != 0x04 || q != qe)
+            return -1;
+    }
+    return 0;
+}
+
+/* UTCTime or GeneralizedTime, the Time CHOICE. */
+static int der_time(const unsigned char **p, const unsigned char *end, tlv *t)
+{
+    return der_read(p, end, t) == 0 && (t->tag == 0x17 || t->tag == 0x18) ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ names */
+
+/* The attribute types certificates commonly name, with OpenSSL's short names for them (OBJ_nid2sn). */
+static const struct known_attr {
+    unsigned char len;
+    unsigned char oid[10];
+    char sn[13];
+} KNOWN_ATTRS[] = {
+    {3, {0x55, 0x04, 0x03}, "CN"},
+    {3, {0x55, 0x04, 0x0A}, "O"},
+    {3, {0x55, 0x04, 0x0B}, "OU"},
+    {3, {0x55, 0x04, 0x06}, "C"},
+    {3, {0x55, 0x04, 0x07}, "L"},
+    {3, {0x55, 0x04, 0x08}, "ST"},
+    {3, {0x55, 0x04, 0x05}, "serialNumber"},
+    {3, {0x55, 0x04, 0x09}, "street"},
+    {3, {0x55, 0x04, 0x0C}, "title"},
+    {3, {0x55, 0x04, 0x2A}, "GN"},
+    {3, {0x55, 0x04, 0x04}, "SN"},
+    {10, {0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x19}, "DC"},
+    {10, {0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x01}, "UID"},
+    {9, {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01}, "emailAddress"},
+};
+
+static const char *known_attr(const tlv *oid)
+{
+    for (size_t i = 0; i < sizeof KNOWN_ATTRS / sizeof *KNOWN_ATTRS; i++)
+        if (oid->len == KNOWN_ATTRS[i].len && memcmp(oid->c, KNOWN_ATTRS[i].oid, oid->len) == 0)
+            return KNOWN_ATTRS[i].sn;
+    return NULL;
+}
+
+#define NAME_FAST_MAX 32  /* attributes; a longer name goes to OpenSSL */
+
+typedef struct name_attr {
+    const char *sn;
+    const unsigned char *v;
+    size_t vlen;
+    size_t rdn;  /* which RDN (SET) it belongs to */
+} name_attr;
+
+/* A Name: either its attributes, read here, or OpenSSL's decoding of it. */
+typedef struct name_der {
+    name_attr a[NAME_FAST_MAX];
+    size_t n;
+    X509_NAME *x;
+} name_der;
+
+/*
+ * The names nearly every certificate has, which we print ourselves: each RDN
+ * a SET of one or more { a type in KNOWN_ATTRS, a UTF8String, PrintableString
+ * or IA5String of printable ASCII }.  Every such name is one d2i_X509_NAME
+ * accepts.  Returns -1 for anything else, which OpenSSL then decodes and prints.
+ */
+static int name_simple(const tlv *t, name_der *nd)
+{
+    const unsigned char *p = t->c, *end = t->c + t->len;
+    size_t rdn = 0;
+    nd->n = 0;
+    for (; p < end; rdn++) {
+        tlv set;
+        if (der_expect(&p, end, 0x31, &set) < 0 || set.len == 0)
+            return -1;
+        const unsigned char *q = set.c, *qe = set.c + set.len;
+        while (q < qe) {
+            tlv atv, oid, val;
+            if (nd->n == NAME_FAST_MAX || der_expect(&q, qe, 0x30, &atv) < 0)
+                return -1;
+            const unsigned char *r = atv.c, *re = atv.c + atv.len;
+            if (der_expect(&r, re, 0x06, &oid) < 0 || der_read(&r, re, &val) < 0 || r != re)
+                return -1;
+            if (val.tag != 0x0C && val.tag != 0x13 && val.tag != 0x16)
+                return -1;
+            const char *sn = known_attr(&oid);
+            if (!sn)
+                return -1;
+            for (size_t i = 0; i < val.len; i++)
+                if (val.c[i] < 0x20 || val.c[i] > 0x7E)
+                    return -1;
+            nd->a[nd->n++] = (name_attr){sn, val.c, val.len, rdn};
+        }
+    }
+    return 0;
+}
+
+/* The parts of a certificate we describe, pointing into its DER. */
+typedef struct cert_der {
+    const unsigned char *der;  /* the whole Certificate TLV */
+    size_t der_len;
+    tlv serial, not_before, not_after;
+    name_der issuer, subject;
+} cert_der;
+
+static int name_read(const tlv *t, name_der *nd)
+{
+    nd->x = NULL;
+    if (name_simple(t, nd) == 0)
+        return 0;
+    const unsigned char *p = t->start;
+    if (t->full > LONG_MAX)
+        return -1;
+    nd->x = d2i_X509_NAME(NULL, &p, (long)t->full);
+    if (nd->x && p != t->start + t->full) {
+        X509_NAME_free(nd->x);
+        nd->x = NULL;
+    }
+    return nd->x ? 0 : -1;
+}
+
+static void cert_der_free(cert_der *cd)
+{
+    X509_NAME_free(cd->issuer.x);
+    X509_NAME_free(cd->subject.x);
+    cd->issuer.x = cd->subject.x = NULL;
+}
+
+/*
+ * Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm AlgorithmIdentifier, signature BIT STRING }
+ * TBSCertificate ::= SEQUENCE { [0] EXPLICIT version OPTIONAL, serialNumber INTEGER, signature
+ *     AlgorithmIdentifier, issuer Name, validity SEQUENCE { notBefore Time, notAfter Time }, subject Name,
+ *     subjectPublicKeyInfo SEQUENCE { AlgorithmIdentifier, BIT STRING }, [1] IMPLICIT issuerUniqueID
+ *     OPTIONAL, [2] IMPLICIT subjectUniqueID OPTIONAL, [3] EXPLICIT extensions OPTIONAL }
+ * The structure d2i_X509 insists on, checked as strictly (and DER only); the public key is never
+ * decoded.  Anything after the certificate (a chain, a key) is left alone.  Sets *why on failure.
+ */
+static int der_walk(const unsigned char *data, size_t n, cert_der *cd, const char **why)
+{
+    cd->issuer.x = cd->subject.x = NULL;
+    const unsigned char *p = data, *end = data + n;
+    tlv cert, tbs, f, g;
+    *why = "truncated or not DER";
+    if (der_read(&p, end, &cert) < 0)
+        return -1;
+    *why = "not a certificate";
+    if (cert.tag != 0x30)
+        return -1;
+    cd->der = cert.start;
+    cd->der_len = cert.full;
+
+    /* The outer SEQUENCE: exactly three parts. */
+    p = cert.c;
+    end = cert.c + cert.len;
+    if (der_expect(&p, end, 0x30, &tbs) < 0 || der_read(&p, end, &f) < 0 || der_algor(&f) < 0 ||
+        der_expect(&p, end, 0x03, &f) < 0 || !bits_der_ok(&f) || p != end)
+        return -1;
+
+    p = tbs.c;
+    end = tbs.c + tbs.len;
+    if (der_read(&p, end, &f) < 0)
+        return -1;
+    if (f.tag == 0xA0) {  /* version: one INTEGER inside, nothing else */
+        const unsigned char *q = f.c;
+        if (der_expect(&q, f.c + f.len, 0x02, &g) < 0 || !int_ok(&g) || q != f.c + f.len ||
+            der_read(&p, end, &f) < 0)
+            return -1;
+    }
+    if (f.tag != 0x02 || !int_ok(&f))
+        return -1;
+    cd->serial = f;
+    if (der_read(&p, end, &f) < 0 || der_algor(&f) < 0)
+        return -1;
+    tlv issuer, subject;
+    if (der_expect(&p, end, 0x30, &issuer) < 0 || der_expect(&p, end, 0x30, &f) < 0)
+        return -1;
+    const unsigned char *q = f.c, *qe = f.c + f.len;
+    if (der_time(&q, qe, &cd->not_before) < 0 || der_time(&q, qe, &cd->not_after) < 0 || q != qe)
+        return -1;
+    if (der_expect(&p, end, 0x30, &subject) < 0 || der_expect(&p, end, 0x30, &f) < 0)
+        return -1;
+    q = f.c;
+    qe = f.c + f.len;
+    if (der_read(&q, qe, &g) < 0 || der_algor(&g) < 0 || der_expect(&q, qe, 0x03, &g) < 0 || !bits_ok(&g) ||
+        q != qe)
+        return -1;
+    /* Then, each at most once and in this order: [1] and [2] IMPLICIT BIT STRING, [3] extensions. */
+    int last = 0;
+    while (p < end) {
+        if (der_read(&p, end, &f) < 0)
+            return -1;
+        int which = f.tag == 0x81 ? 1 : f.tag == 0x82 ? 2 : f.tag == 0xA3 ? 3 : 0;
+        if (which <= last || (which < 3 && !bits_ok(&f)) || (which == 3 && der_extensions(&f) < 0))
+            return -1;
+        last = which;
+    }
+
+    *why = "bad issuer or subject name";
+    if (name_read(&issuer, &cd->issuer) < 0 || name_read(&subject, &cd->subject) < 0) {
+        cert_der_free(cd);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ fields */
+
 static int is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); }
 
 /*
- * Copies a BIO's text into dst as one line.  When it does not fit, the cut
+ * Copies a printed name into dst as one line.  When it does not fit, the cut
  * falls between RFC 2253 escapes ("\," "\\" "\C3"), never inside one, so the
  * truncated name is still well-formed.  XN_FLAG_RFC2253 escapes every byte
  * past 0x7F, so the text is ASCII and no UTF-8 sequence can be split.
  */
-static void bio_to_str(BIO *b, char *dst, size_t cap)
+static void text_to_field(const char *p, size_t len, char *dst, size_t cap)
 {
-    char *p = NULL;
-    long n = BIO_get_mem_data(b, &p);
-    size_t len = (n > 0 && p) ? (size_t)n : 0;
     while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
         len--;
     if (len >= cap) {
@@ -165,52 +592,167 @@ static void bio_to_str(BIO *b, char *dst, size_t cap)
     dst[len] = '\0';
 }
 
-static int name_to_str(const X509_NAME *name, char *dst, size_t cap)
+/* Printed text, of which only the start is kept: enough for any field, and to cut it well. */
+typedef struct text {
+    char buf[1024];
+    size_t n;  /* as if nothing were dropped */
+} text;
+
+static void text_putc(text *t, char c)
 {
-    BIO *b = BIO_new(BIO_s_mem());
-    if (!b)
-        return -1;
-    int rc = X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) < 0 ? -1 : 0;
-    if (rc == 0)
-        bio_to_str(b, dst, cap);
-    BIO_free(b);
-    return rc;
+    if (t->n < sizeof t->buf)
+        t->buf[t->n] = c;
+    t->n++;
 }
 
-/* Exactly what `openssl x509 -serial` prints: i2a_ASN1_INTEGER, minus its "\\\n" line continuations. */
-static int serial_to_str(const ASN1_INTEGER *serial, char *dst, size_t cap)
+/*
+ * What X509_NAME_print_ex(..., XN_FLAG_RFC2253) prints for a name_simple
+ * name: the attributes last to first, "+" inside an RDN and "," between RDNs,
+ * and of printable ASCII only "\" escapes: always before " + , ; < > \,
+ * before a space that ends the value, or a space or "#" that starts it (a
+ * value of one character counts only as ending).  The tests hold this
+ * against OpenSSL for every such character and position.
+ */
+static void name_print_simple(const name_der *nd, char *dst, size_t cap)
 {
-    BIO *b = BIO_new(BIO_s_mem());
-    if (!b)
-        return -1;
-    int rc = i2a_ASN1_INTEGER(b, serial) <= 0 ? -1 : 0;
-    if (rc == 0) {
-        char *p = NULL;
-        long n = BIO_get_mem_data(b, &p);
-        size_t o = 0;
-        for (long i = 0; i < n && o + 1 < cap; i++)
-            if (p[i] != '\\' && p[i] != '\n' && p[i] != '\r')
-                dst[o++] = p[i];
-        dst[o] = '\0';
+    text t;
+    t.n = 0;
+    for (size_t i = nd->n; i-- > 0;) {
+        const name_attr *a = &nd->a[i];
+        if (i + 1 < nd->n)
+            text_putc(&t, a->rdn == nd->a[i + 1].rdn ? '+' : ',');
+        for (const char *s = a->sn; *s; s++)
+            text_putc(&t, *s);
+        text_putc(&t, '=');
+        for (size_t j = 0; j < a->vlen; j++) {
+            char c = (char)a->v[j];
+            int esc = c == '"' || c == '+' || c == ',' || c == ';' || c == '<' || c == '>' || c == '\\';
+            if (j + 1 == a->vlen)
+                esc |= c == ' ';
+            else if (j == 0)
+                esc |= c == ' ' || c == '#';
+            if (esc)
+                text_putc(&t, '\\');
+            text_putc(&t, c);
+        }
     }
-    BIO_free(b);
-    return rc;
+    text_to_field(t.buf, t.n < sizeof t.buf ? t.n : sizeof t.buf, dst, cap);
 }
 
-static int fingerprint_sha256(const X509 *x, char *dst, size_t cap)
+/* Either way of printing; *b is a BIO made on first need, for both names. */
+static int name_to_str(const name_der *nd, BIO **b, char *dst, size_t cap)
+{
+    if (!nd->x) {
+        name_print_simple(nd, dst, cap);
+        return 0;
+    }
+    if (!*b && !(*b = BIO_new(BIO_s_mem())))
+        return -1;
+    if (BIO_reset(*b) <= 0 || X509_NAME_print_ex(*b, nd->x, 0, XN_FLAG_RFC2253) < 0)
+        return -1;
+    char *p = NULL;
+    long n = BIO_get_mem_data(*b, &p);
+    text_to_field(p, (n > 0 && p) ? (size_t)n : 0, dst, cap);
+    return 0;
+}
+
+/*
+ * Exactly what `openssl x509 -serial` prints (i2a_ASN1_INTEGER, minus its
+ * "\\\n" line continuations): uppercase hex of the magnitude, "-" first when
+ * negative, the DER's sign octet (00 before a high bit, FF) left out, "00"
+ * for zero.  `t` passed int_ok.
+ */
+static void serial_to_str(const tlv *t, char *dst, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *c = t->c;
+    size_t n = t->len, o = 0, last = n;
+    int neg = (c[0] & 0x80) != 0;
+    if (neg) {
+        /* Two's complement: invert every octet, and add one at the last non-zero one (the carry stops there). */
+        while (last > 0 && c[last - 1] == 0)
+            last--;
+        if (o + 1 < cap)
+            dst[o++] = '-';
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = c[i];
+        if (neg)
+            v = i + 1 < last ? (~v & 0xFFu) : i + 1 == last ? ((0x100u - v) & 0xFFu) : 0;
+        if (i == 0 && n > 1 && v == 0)
+            continue;  /* the sign octet */
+        if (o + 1 < cap)
+            dst[o++] = hex[v >> 4];
+        if (o + 1 < cap)
+            dst[o++] = hex[v & 15];
+    }
+    if (cap)
+        dst[o] = '\0';
+}
+
+static int fingerprint_sha256(const unsigned char *der, size_t n, char *dst, size_t cap)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (!X509_digest(x, EVP_sha256(), md, &n) || n == 0 || (size_t)n * 3 > cap)
+    unsigned int mdn = 0;
+    if (!EVP_Digest(der, n, md, &mdn, EVP_sha256(), NULL) || mdn == 0 || (size_t)mdn * 3 > cap)
         return -1;
     static const char hex[] = "0123456789ABCDEF";
-    for (unsigned int i = 0; i < n; i++) {
+    for (unsigned int i = 0; i < mdn; i++) {
         dst[3 * i] = hex[md[i] >> 4];
         dst[3 * i + 1] = hex[md[i] & 15];
         dst[3 * i + 2] = ':';
     }
-    dst[3 * n - 1] = '\0';
+    dst[3 * mdn - 1] = '\0';
     return 0;
+}
+
+static int two_digits(const unsigned char *s) { return (s[0] - '0') * 10 + (s[1] - '0'); }
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar, as timegm counts them. */
+static long long days_from_civil(long long y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (long long)doe - 719468;
+}
+
+/*
+ * The forms RFC 5280 requires, UTCTime "YYMMDDHHMMSSZ" (YY >= 50 is 19YY) and
+ * GeneralizedTime "YYYYMMDDHHMMSSZ", every field in range.  Returns 0 for
+ * anything else, which then goes to ASN1_TIME_to_tm (it accepts more, such as
+ * offsets and missing seconds) exactly as before.
+ */
+static int time_fast(const tlv *t, time_t *out)
+{
+    static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    size_t yl = t->tag == 0x17 ? 2 : 4;
+    const unsigned char *c = t->c;
+    if (t->len != yl + 11 || c[t->len - 1] != 'Z')
+        return 0;
+    for (size_t i = 0; i + 1 < t->len; i++)
+        if (c[i] < '0' || c[i] > '9')
+            return 0;
+    long long year = two_digits(c);
+    if (yl == 2)
+        year += year >= 50 ? 1900 : 2000;
+    else
+        year = year * 100 + two_digits(c + 2);
+    const unsigned char *r = c + yl;
+    int mon = two_digits(r), day = two_digits(r + 2), h = two_digits(r + 4), mi = two_digits(r + 6),
+        s = two_digits(r + 8);
+    if (mon < 1 || mon > 12 || h > 23 || mi > 59 || s > 59 || day < 1)
+        return 0;
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > mdays[mon - 1] + (mon == 2 && leap))
+        return 0;
+    long long v = days_from_civil(year, (unsigned)mon, (unsigned)day) * 86400 + h * 3600 + mi * 60 + s;
+    if ((long long)(time_t)v != v)
+        return 0;
+    *out = (time_t)v;
+    return 1;
 }
 
 static int asn1_time_to_utc(const ASN1_TIME *t, time_t *out)
@@ -227,39 +769,94 @@ static int asn1_time_to_utc(const ASN1_TIME *t, time_t *out)
     return 0;
 }
 
-static int fill_info(const X509 *x, cce_cert_info *out, cce_error *err)
+static int time_to_utc(const tlv *t, time_t *out)
 {
-    if (asn1_time_to_utc(X509_get0_notBefore(x), &out->not_before) < 0 ||
-        asn1_time_to_utc(X509_get0_notAfter(x), &out->not_after) < 0)
+    if (time_fast(t, out))
+        return 0;
+    if (t->full > LONG_MAX)
+        return -1;
+    const unsigned char *p = t->start;
+    ASN1_TIME *at = d2i_ASN1_TIME(NULL, &p, (long)t->full);
+    int rc = asn1_time_to_utc(at, out);
+    ASN1_TIME_free(at);
+    return rc;
+}
+
+static int fill_info(const cert_der *cd, cce_cert_info *out, cce_error *err)
+{
+    if (time_to_utc(&cd->not_before, &out->not_before) < 0 || time_to_utc(&cd->not_after, &out->not_after) < 0)
         return cert_fail(err, "certificate has an invalid validity period");
     out->days_left = difftime(out->not_after, time(NULL)) / 86400.0;
-    if (name_to_str(X509_get_subject_name(x), out->subject, sizeof out->subject) < 0 ||
-        name_to_str(X509_get_issuer_name(x), out->issuer, sizeof out->issuer) < 0 ||
-        serial_to_str(X509_get0_serialNumber(x), out->serial, sizeof out->serial) < 0 ||
-        fingerprint_sha256(x, out->sha256, sizeof out->sha256) < 0)
+    BIO *b = NULL;
+    int rc = name_to_str(&cd->subject, &b, out->subject, sizeof out->subject) == 0 &&
+                     name_to_str(&cd->issuer, &b, out->issuer, sizeof out->issuer) == 0 &&
+                     fingerprint_sha256(cd->der, cd->der_len, out->sha256, sizeof out->sha256) == 0
+                 ? 0
+                 : -1;
+    BIO_free(b);
+    if (rc < 0)
         return cert_fail(err, "cannot describe the certificate: %s", ossl_reason());
+    serial_to_str(&cd->serial, out->serial, sizeof out->serial);
     return 0;
 }
 
-/* The first CERTIFICATE block at or after `begin` (which points at its BEGIN line). */
-static X509 *read_pem(const unsigned char *begin, size_t n, cce_error *err)
+/* Describes the certificate at the start of `der`; `what` says where a broken one came from. */
+static int describe(const unsigned char *der, size_t n, const char *what, cce_cert_info *out, cce_error *err)
 {
-    BIO *b = BIO_new_mem_buf(begin, (int)n);
-    if (!b) {
-        cert_fail(err, "cannot read the certificate: %s", ossl_reason());
-        return NULL;
-    }
-    X509 *x = PEM_read_bio_X509(b, NULL, no_passphrase, NULL);
-    BIO_free(b);
-    if (!x)
-        cert_fail(err, "not a PEM or DER certificate: the PEM CERTIFICATE block is malformed (%s)", ossl_reason());
-    return x;
+    cert_der cd;
+    const char *why = NULL;
+    if (der_walk(der, n, &cd, &why) < 0)
+        return cert_fail(err, "not a PEM or DER certificate: %s (%s)", what, why);
+    int rc = fill_info(&cd, out, err);
+    cert_der_free(&cd);
+    return rc;
 }
 
-static X509 *read_der(const unsigned char *data, size_t n)
+/* ------------------------------------------------------------------- PEM */
+
+/* Past `p`, only what PEM readers strip (bytes up to ' ') until the line ends.  Returns the next line, or NULL. */
+static const unsigned char *blank_to_eol(const unsigned char *p, const unsigned char *end, int eof_ok)
 {
-    const unsigned char *p = data;
-    return d2i_X509(NULL, &p, (long)n);
+    for (; p < end && *p != '\n'; p++)
+        if (*p > ' ')
+            return NULL;
+    return p < end ? p + 1 : eof_ok ? p : NULL;
+}
+
+/*
+ * The first CERTIFICATE block at or after `pem` (which points at a BEGIN
+ * marker): a BEGIN line (a marker with more on its line is skipped, as PEM
+ * readers do), base64 with any line breaks and no headers (an encrypted
+ * certificate is nothing we read), an END line.
+ */
+static int read_pem(const unsigned char *pem, const unsigned char *end, cce_cert_info *out, cce_error *err)
+{
+    static const char what[] = "the PEM CERTIFICATE block is malformed";
+    const size_t bl = sizeof PEM_CERT_BEGIN - 1, el = sizeof PEM_CERT_END - 1;
+    const unsigned char *body = NULL;
+    for (const unsigned char *m = pem; m && !body; m = find_bytes(m + 1, (size_t)(end - m - 1), PEM_CERT_BEGIN))
+        body = blank_to_eol(m + bl, end, 0);
+    if (!body)
+        return cert_fail(err, "not a PEM or DER certificate: %s (no BEGIN line)", what);
+    /* Base64 has no '-': the first one starts the END line. */
+    const unsigned char *stop = memchr(body, '-', (size_t)(end - body));
+    if (!stop)
+        return cert_fail(err, "not a PEM or DER certificate: %s (no END line)", what);
+    if ((stop != body && stop[-1] != '\n') || (size_t)(end - stop) < el || memcmp(stop, PEM_CERT_END, el) != 0 ||
+        !blank_to_eol(stop + el, end, 1))
+        return cert_fail(err, "not a PEM or DER certificate: %s (bad END line)", what);
+
+    size_t n = (size_t)(stop - body), room = b64_room(n), dn = 0;
+    unsigned char small[4096];
+    unsigned char *der = room <= sizeof small ? small : malloc(room);
+    if (!der)
+        return cce_set_error(err, "NOMEM", 0, "out of memory decoding PEM");
+    int rc = b64_decode_into(body, n, der, &dn) < 0
+                 ? cert_fail(err, "not a PEM or DER certificate: %s (bad base64)", what)
+                 : describe(der, dn, what, out, err);
+    if (der != small)
+        free(der);
+    return rc;
 }
 
 static int parse(const unsigned char *data, size_t len, int allow_base64, cce_cert_info *out, cce_error *err)
@@ -269,23 +866,18 @@ static int parse(const unsigned char *data, size_t len, int allow_base64, cce_ce
         skip++;
     if (skip == len)
         return cert_fail(err, "empty certificate data");
-    if (len > INT_MAX)  /* BIO_new_mem_buf and d2i take int/long lengths */
+    if (len > INT_MAX)  /* as before the walk: nothing this size is a certificate */
         return cert_fail(err, "certificate data too large");
 
-    X509 *x = NULL;
     const unsigned char *pem = find_bytes(data, len, PEM_CERT_BEGIN);
     if (pem) {
         /*
          * Starting at our own match, not at the top, means leading junk, keys or
          * other PEM blocks before the certificate are never even parsed.
          */
-        x = read_pem(pem, len - (size_t)(pem - data), err);
-        if (!x)
-            return -1;
+        return read_pem(pem, data + len, out, err);
     } else if (data[0] == 0x30) {  /* DER: a SEQUENCE, no leading whitespace allowed */
-        x = read_der(data, len);
-        if (!x)
-            return cert_fail(err, "not a PEM or DER certificate: DER decoding failed (%s)", ossl_reason());
+        return describe(data, len, "DER decoding failed", out, err);
     } else if (allow_base64) {
         /* kubeconfig *-data fields hold base64 of the PEM text; callers may pass the field as it is. */
         size_t dn = 0;
@@ -301,13 +893,8 @@ static int parse(const unsigned char *data, size_t len, int allow_base64, cce_ce
         OPENSSL_cleanse(dec, dn);
         free(dec);
         return rc;
-    } else {
-        return cert_fail(err, "not a PEM or DER certificate");
     }
-
-    int rc = fill_info(x, out, err);
-    X509_free(x);
-    return rc;
+    return cert_fail(err, "not a PEM or DER certificate");
 }
 
 int cce_cert_parse(const void *data, size_t len, cce_cert_info *out, cce_error *err)

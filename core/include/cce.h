@@ -157,6 +157,54 @@ typedef struct cce_kubeconfig cce_kubeconfig;
  */
 cce_kubeconfig *cce_clustercert(cce_client *c, const char *cluster_id, long days, cce_error *err);
 
+/* ------------------------------------------------------------------- batch */
+
+/*
+ * Many clustercert calls at once, possibly for several clients (projects,
+ * regions): one curl multi loop with bounded concurrency, connections reused
+ * (HTTP/2 multiplexing when the server offers it), retries scheduled inside
+ * the loop without holding up other transfers (Retry-After honoured), a
+ * deadline per item, progress between transfers, and results in input order.
+ */
+typedef struct cce_batch_item {
+    cce_client *client;       /* in */
+    const char *cluster_id;   /* in; must live during the call */
+    long days;                /* in: 1..1825 or -1 */
+    cce_kubeconfig *kc;       /* out on success; the caller frees it */
+    cce_error err;            /* out on failure ("INTERRUPTED" when stopped before it ended) */
+    int attempts;             /* out: requests sent for it */
+} cce_batch_item;
+
+typedef struct cce_batch_progress {
+    size_t total, done, failed, in_flight, waiting;  /* waiting: for a retry */
+    double elapsed_s, rate, eta_s;                   /* items per second; eta -1 when unknown */
+} cce_batch_progress;
+
+/* Called between transfers, never inside curl; return non-zero to stop the batch. */
+typedef int (*cce_batch_progress_fn)(void *ud, const cce_batch_progress *p);
+
+typedef struct cce_batch_opts {
+    int concurrency;                 /* transfers at once; default 16 */
+    long deadline_ms;                /* per item, from its first request; 0: none */
+    cce_batch_progress_fn progress;  /* may be NULL */
+    void *progress_ud;
+    long progress_interval_ms;       /* default 200; the last call comes when all are done */
+    int stop_on_signals;             /* 1: SIGINT/SIGTERM stop the batch while it runs */
+} cce_batch_opts;
+
+typedef struct cce_batch_stats {
+    size_t ok, failed;
+    unsigned long requests, retries, connections;  /* connections: TLS connections opened */
+    double elapsed_s;
+    int interrupted;                 /* a signal or the progress callback stopped it */
+} cce_batch_stats;
+
+/*
+ * Runs the batch; every item ends with kc or err set.  Returns 0, or -1 when
+ * it was stopped (the items that finished keep their results).
+ */
+int cce_clustercert_batch(cce_batch_item *items, size_t n, const cce_batch_opts *opts, cce_batch_stats *stats);
+
 /* -------------------------------------------------------------- kubeconfig */
 
 /* Parses YAML or JSON kubeconfig text.  `source` names it in errors (a path, "<response>"). */

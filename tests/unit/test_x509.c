@@ -5,7 +5,12 @@
  * OpenSSL 3.0's command line cannot set) in a private temporary directory.
  */
 #include <errno.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -565,6 +570,455 @@ static void test_error_queue(void)
     cce_error_clear(&err);
 }
 
+/* --------------------------------------------- libcrypto as the reference */
+
+/*
+ * What libcrypto's own decoder says of a certificate: the calls `openssl
+ * x509` makes, for more certificates than it is worth starting the command
+ * for.  Returns -1 when libcrypto refuses the certificate, -2 when it has no
+ * valid validity period.
+ */
+static int libcrypto_expect(const void *data, size_t len, int pem, expect *e)
+{
+    memset(e, 0, sizeof *e);
+    X509 *x = NULL;
+    if (pem) {
+        BIO *m = BIO_new_mem_buf(data, (int)len);
+        x = m ? PEM_read_bio_X509(m, NULL, NULL, NULL) : NULL;
+        BIO_free(m);
+    } else {
+        const unsigned char *p = data;
+        x = d2i_X509(NULL, &p, (long)len);
+    }
+    if (!x) {
+        ERR_clear_error();
+        return -1;
+    }
+    int rc = 0;
+    BIO *b = BIO_new(BIO_s_mem());
+    char *t = NULL;
+    long n;
+    struct tm tm;
+    X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253);
+    n = BIO_get_mem_data(b, &t);
+    snprintf(e->subject, sizeof e->subject, "%.*s", (int)n, t);
+    (void)BIO_reset(b);
+    X509_NAME_print_ex(b, X509_get_issuer_name(x), 0, XN_FLAG_RFC2253);
+    n = BIO_get_mem_data(b, &t);
+    snprintf(e->issuer, sizeof e->issuer, "%.*s", (int)n, t);
+    (void)BIO_reset(b);
+    i2a_ASN1_INTEGER(b, X509_get0_serialNumber(x));
+    n = BIO_get_mem_data(b, &t);
+    size_t o = 0;
+    for (long i = 0; i < n && o + 1 < sizeof e->serial; i++)
+        if (t[i] != '\\' && t[i] != '\n' && t[i] != '\r')
+            e->serial[o++] = t[i];
+    e->serial[o] = '\0';
+    BIO_free(b);
+    memset(&tm, 0, sizeof tm);
+    if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) != 1)
+        rc = -2;
+    e->not_before = timegm(&tm);
+    memset(&tm, 0, sizeof tm);
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
+        rc = -2;
+    e->not_after = timegm(&tm);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdn = 0;
+    X509_digest(x, EVP_sha256(), md, &mdn);
+    for (unsigned int i = 0; i < mdn; i++)
+        snprintf(e->sha256 + 3 * i, sizeof e->sha256 - 3 * i, "%02X%s", md[i], i + 1 < mdn ? ":" : "");
+    e->have = 63;
+    X509_free(x);
+    ERR_clear_error();
+    return rc;
+}
+
+/* A name as printed: all of it, or (past 255 characters) a prefix cut between RFC 2253 escapes. */
+static int name_like(const char *got, const char *full)
+{
+    size_t n = strlen(got);
+    if (strlen(full) < 256)
+        return strcmp(got, full) == 0;
+    return n <= 255 && n >= 253 && strncmp(got, full, n) == 0 && cut_ok(full, n);
+}
+
+/* check_same, for names that may be long. */
+static void check_same_names(const cce_cert_info *got, const expect *e, const char *what)
+{
+    int before = check_failures;
+    CHECK(got->not_before == e->not_before);
+    CHECK(got->not_after == e->not_after);
+    CHECK_STR(got->serial, e->serial);
+    CHECK(name_like(got->subject, e->subject));
+    CHECK(name_like(got->issuer, e->issuer));
+    CHECK_STR(got->sha256, e->sha256);
+    if (check_failures != before)
+        fprintf(stderr, "  ... in case: %s\n  subject %s\n     want %s\n  issuer  %s\n     want %s\n", what,
+                got->subject, e->subject, got->issuer, e->issuer);
+}
+
+/* ------------------------------------------------- 200 generated certificates */
+
+/*
+ * Serials of 1 to 159 bits, names of random attributes (multi-valued RDNs,
+ * every special character, UTF-8, BMPString, an unregistered OID), validity
+ * from 1950 to 2100 (UTCTime and GeneralizedTime), EC, RSA and Ed25519 keys.
+ */
+static void test_generated(void)
+{
+    static const char py[] =
+        "import datetime, random\n"
+        "from cryptography import x509\n"
+        "from cryptography.x509.oid import NameOID\n"
+        "from cryptography.x509.name import _ASN1Type as T\n"
+        "from cryptography.hazmat.primitives import hashes, serialization\n"
+        "from cryptography.hazmat.primitives.asymmetric import ec, rsa, ed25519\n"
+        "random.seed(5280)\n"
+        "utc = datetime.timezone.utc\n"
+        "ca = ec.generate_private_key(ec.SECP256R1())\n"
+        "keys = [ec.generate_private_key(ec.SECP256R1()).public_key(),\n"
+        "        rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key(),\n"
+        "        ed25519.Ed25519PrivateKey.generate().public_key()]\n"
+        "oids = [NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME, NameOID.ORGANIZATIONAL_UNIT_NAME,\n"
+        "        NameOID.LOCALITY_NAME, NameOID.STATE_OR_PROVINCE_NAME, NameOID.DOMAIN_COMPONENT, NameOID.USER_ID,\n"
+        "        NameOID.EMAIL_ADDRESS, NameOID.SERIAL_NUMBER, NameOID.TITLE, NameOID.STREET_ADDRESS,\n"
+        "        NameOID.GIVEN_NAME, NameOID.SURNAME, x509.ObjectIdentifier('1.2.3.4.5')]\n"
+        "chars = 'abcxyzABCXYZ0189 #\"+,;<>\\\\=/:@*._-'\n"
+        "def value():\n"
+        "    v = ''.join(random.choice(chars) for _ in range(random.randint(1, 16)))\n"
+        "    if random.random() < 0.1: v += random.choice(['\\u00fc', '\\u65e5\\u672c', '\\u00e9t\\u00e9'])\n"
+        "    return v\n"
+        "def attr(oid):\n"
+        "    v = value()\n"
+        "    r = random.random()\n"
+        "    if r < 0.15 and v.isascii(): return x509.NameAttribute(oid, v, _type=T.PrintableString)\n"
+        "    if r < 0.3 and v.isascii(): return x509.NameAttribute(oid, v, _type=T.IA5String)\n"
+        "    if r < 0.35: return x509.NameAttribute(oid, v, _type=T.BMPString)\n"
+        "    return x509.NameAttribute(oid, v)\n"
+        "def name():\n"
+        "    rdns = []\n"
+        "    if random.random() < 0.3: rdns.append(x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COUNTRY_NAME, random.choice(['DE', 'CN', 'US']))]))\n"
+        "    for _ in range(random.randint(0, 4)):\n"
+        "        k = 2 if random.random() < 0.15 else 1\n"
+        "        rdns.append(x509.RelativeDistinguishedName([attr(o) for o in random.sample(oids, k)]))\n"
+        "    return x509.Name(rdns)\n"
+        "lo = datetime.datetime(1950, 1, 1, tzinfo=utc).timestamp()\n"
+        "hi = datetime.datetime(2099, 1, 1, tzinfo=utc).timestamp()\n"
+        "for i in range(200):\n"
+        "    nb = datetime.datetime.fromtimestamp(random.randint(int(lo), int(hi)), utc)\n"
+        "    na = min(nb + datetime.timedelta(seconds=random.randint(1, 40 * 365 * 86400)), datetime.datetime(2099, 12, 31, tzinfo=utc))\n"
+        "    b = (x509.CertificateBuilder().subject_name(name()).issuer_name(name())\n"
+        "         .public_key(keys[i % 3]).serial_number(random.getrandbits(random.randint(1, 159)) | 1)\n"
+        "         .not_valid_before(nb).not_valid_after(na))\n"
+        "    if i % 4 == 0: b = b.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)\n"
+        "    if i % 5 == 0: b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName('u%d.example' % i)]), critical=False)\n"
+        "    open('gen%03d.pem' % i, 'wb').write(b.sign(ca, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))\n";
+    spit("gen.py", py, sizeof py - 1);
+    if (sh("if [ -x /usr/bin/python3 ]; then /usr/bin/python3 gen.py; else python3 gen.py; fi") != 0) {
+        CHECK(0);
+        return;
+    }
+    for (int i = 0; i < 200; i++) {
+        char name[32], what[64];
+        snprintf(name, sizeof name, "gen%03d.pem", i);
+        snprintf(what, sizeof what, "generated %s", name);
+        size_t len = 0;
+        char *pem = slurp(name, &len);
+        CHECK(pem != NULL);
+        if (!pem)
+            continue;
+        expect e;
+        CHECK(libcrypto_expect(pem, len, 1, &e) == 0);
+        cce_cert_info info;
+        cce_error err = {0};
+        int rc = cce_cert_parse(pem, len, &info, &err);
+        CHECK(rc == 0);
+        if (rc != 0)
+            fprintf(stderr, "  %s: %s\n", what, err.message ? err.message : "");
+        check_same_names(&info, &e, what);
+        cce_error_clear(&err);
+        free(pem);
+        /* The command line too, for some (it takes a while to start). */
+        if (i % 20 == 0 && strlen(e.subject) < 256 && strlen(e.issuer) < 256)
+            check_file(name, "PEM", what);
+    }
+}
+
+/* ---------------------------------------------------------- name printing */
+
+/* `tmpl` with these names, as DER (OPENSSL_free), or NULL when libcrypto cannot encode them. */
+static unsigned char *with_names(X509 *tmpl, const X509_NAME *subject, const X509_NAME *issuer, size_t *len)
+{
+    unsigned char *der = NULL;
+    int n = 0;
+    /* i2d_re_X509_tbs: without it, i2d_X509 would reuse the tbsCertificate as first decoded. */
+    if (X509_set_subject_name(tmpl, subject) && X509_set_issuer_name(tmpl, issuer) && i2d_re_X509_tbs(tmpl, NULL) > 0)
+        n = i2d_X509(tmpl, &der);
+    ERR_clear_error();
+    if (n <= 0)
+        return NULL;
+    *len = (size_t)n;
+    return der;
+}
+
+/* RFC 2253 text of `name` as it comes back from its own DER, as the old d2i_X509 path printed it. */
+static void print_name(const X509_NAME *name, char *dst, size_t cap)
+{
+    unsigned char *der = NULL;
+    int n = i2d_X509_NAME(name, &der);
+    const unsigned char *p = der;
+    X509_NAME *back = n > 0 ? d2i_X509_NAME(NULL, &p, n) : NULL;
+    BIO *b = BIO_new(BIO_s_mem());
+    char *t = NULL;
+    if (back)
+        X509_NAME_print_ex(b, back, 0, XN_FLAG_RFC2253);
+    long k = BIO_get_mem_data(b, &t);
+    snprintf(dst, cap, "%.*s", (int)k, t ? t : "");
+    BIO_free(b);
+    X509_NAME_free(back);
+    OPENSSL_free(der);
+    ERR_clear_error();
+}
+
+/* Parses `tmpl` with these names and compares both with libcrypto's printing. */
+static int names_case(X509 *tmpl, const X509_NAME *subject, const X509_NAME *issuer, const char *what)
+{
+    size_t len = 0;
+    unsigned char *der = with_names(tmpl, subject, issuer, &len);
+    if (!der)
+        return 0;
+    char want_s[2048], want_i[2048];
+    print_name(subject, want_s, sizeof want_s);
+    print_name(issuer, want_i, sizeof want_i);
+    cce_cert_info info;
+    cce_error err = {0};
+    int before = check_failures;
+    CHECK(cce_cert_parse(der, len, &info, &err) == 0);
+    CHECK(name_like(info.subject, want_s));
+    CHECK(name_like(info.issuer, want_i));
+    if (check_failures != before)
+        fprintf(stderr, "  ... in name case %s\n  subject %s\n     want %s\n  issuer  %s\n     want %s\n", what,
+                info.subject, want_s, info.issuer, want_i);
+    cce_error_clear(&err);
+    OPENSSL_free(der);
+    return 1;
+}
+
+static void add_entry(X509_NAME *n, const char *oid, int type, const void *v, size_t len, int set)
+{
+    ASN1_OBJECT *o = OBJ_txt2obj(oid, 0);
+    CHECK(o && X509_NAME_add_entry_by_OBJ(n, o, type, (const unsigned char *)v, (int)len, -1, set));
+    ASN1_OBJECT_free(o);
+}
+
+/* Bytes of `s` in a string type of width w (1, BMPString 2, UniversalString 4), big-endian. */
+static size_t widen(const unsigned char *s, size_t n, int w, unsigned char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (int k = 1; k < w; k++)
+            out[o++] = 0;
+        out[o++] = s[i];
+    }
+    return o;
+}
+
+/*
+ * Every byte value, alone and first, inside, last and twice in a value, in
+ * every string type a name may use; multi-valued RDNs; each attribute type
+ * printed by name; an unregistered OID; empty names and values; names past
+ * the fast path's limits.  Printable ASCII in UTF8String, PrintableString or
+ * IA5String takes cce's own printer, the rest libcrypto's: both must print
+ * what libcrypto prints.
+ */
+static void test_names(void)
+{
+    size_t len = 0;
+    char *pem = slurp("c.pem", &len);
+    BIO *m = pem ? BIO_new_mem_buf(pem, (int)len) : NULL;
+    X509 *tmpl = m ? PEM_read_bio_X509(m, NULL, NULL, NULL) : NULL;
+    BIO_free(m);
+    free(pem);
+    CHECK(tmpl != NULL);
+    if (!tmpl)
+        return;
+
+    static const struct { int type, width; } types[] = {
+        {V_ASN1_UTF8STRING, 1}, {V_ASN1_PRINTABLESTRING, 1}, {V_ASN1_IA5STRING, 1}, {V_ASN1_T61STRING, 1},
+        {V_ASN1_BMPSTRING, 2}, {V_ASN1_UNIVERSALSTRING, 4}};
+    int built = 0, tried = 0;
+    for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
+        for (int c = 0; c < 256; c++) {
+            unsigned char forms[5][3] = {{(unsigned char)c}, {(unsigned char)c, 'a', 'b'}, {'a', (unsigned char)c, 'b'},
+                                         {'a', 'b', (unsigned char)c}, {(unsigned char)c, (unsigned char)c}};
+            static const size_t flen[5] = {1, 3, 3, 3, 2};
+            X509_NAME *s = X509_NAME_new(), *i = X509_NAME_new();
+            for (int f = 0; f < 5; f++) {
+                unsigned char w[16];
+                size_t wn = widen(forms[f], flen[f], types[t].width, w);
+                add_entry(s, "2.5.4.3", types[t].type, w, wn, -1);
+                /* The issuer: the same values, two to an RDN. */
+                add_entry(i, f % 2 ? "2.5.4.10" : "2.5.4.11", types[t].type, w, wn, f % 2 ? 0 : -1);
+            }
+            char what[64];
+            snprintf(what, sizeof what, "type %d, byte 0x%02X", types[t].type, c);
+            tried++;
+            built += names_case(tmpl, s, i, what);
+            X509_NAME_free(s);
+            X509_NAME_free(i);
+        }
+    }
+    CHECK(built > tried * 9 / 10);  /* only UTF8String's invalid UTF-8 cannot be encoded */
+
+    /* Each attribute type our printer names itself, and one OpenSSL knows but we do not. */
+    static const char *oids[] = {"2.5.4.3", "2.5.4.10", "2.5.4.11", "2.5.4.6", "2.5.4.7", "2.5.4.8", "2.5.4.5",
+                                 "2.5.4.9", "2.5.4.12", "2.5.4.42", "2.5.4.4", "0.9.2342.19200300.100.1.25",
+                                 "0.9.2342.19200300.100.1.1", "1.2.840.113549.1.9.1", "2.5.4.65", "1.2.3.4.5"};
+    X509_NAME *s = X509_NAME_new(), *i = X509_NAME_new();
+    for (size_t k = 0; k < sizeof oids / sizeof *oids; k++) {
+        add_entry(k < 8 ? s : i, oids[k], V_ASN1_UTF8STRING, "v", 1, -1);
+        X509_NAME *one = X509_NAME_new();
+        add_entry(one, oids[k], V_ASN1_PRINTABLESTRING, "x y", 3, -1);
+        CHECK(names_case(tmpl, one, one, oids[k]));
+        X509_NAME_free(one);
+    }
+    CHECK(names_case(tmpl, s, i, "every attribute type"));
+    X509_NAME_free(s);
+    X509_NAME_free(i);
+
+    /* Empty: a name with no RDN, a value with no character, UTF-8 proper. */
+    s = X509_NAME_new();
+    i = X509_NAME_new();
+    add_entry(i, "2.5.4.3", V_ASN1_UTF8STRING, "", 0, -1);
+    add_entry(i, "2.5.4.10", V_ASN1_UTF8STRING, "M\xC3\xBCller \xE6\x97\xA5", 11, -1);
+    CHECK(names_case(tmpl, s, i, "empty name, empty value, UTF-8"));
+    X509_NAME_free(s);
+    X509_NAME_free(i);
+
+    /* Long: 40 RDNs (past the fast path's 32), and 20 long values (past its 1 KiB of text). */
+    s = X509_NAME_new();
+    i = X509_NAME_new();
+    for (int k = 0; k < 40; k++)
+        add_entry(s, "2.5.4.11", V_ASN1_UTF8STRING, k % 3 ? "unit,x" : "u", k % 3 ? 6 : 1, -1);
+    char longv[120];
+    for (size_t k = 0; k < sizeof longv; k++)
+        longv[k] = "a,b+c d"[k % 7];
+    for (int k = 0; k < 20; k++)
+        add_entry(i, "2.5.4.3", V_ASN1_PRINTABLESTRING, longv, sizeof longv - (size_t)k, k % 4 == 1 ? 0 : -1);
+    CHECK(names_case(tmpl, s, i, "long names"));
+    X509_NAME_free(s);
+    X509_NAME_free(i);
+    X509_free(tmpl);
+}
+
+/* ------------------------------------------------------------- corruption */
+
+/* A copy of exactly n bytes, so that ASan sees any read past them. */
+static unsigned char *exact_copy(const void *data, size_t n)
+{
+    unsigned char *p = malloc(n ? n : 1);
+    if (p && n)
+        memcpy(p, data, n);
+    return p;
+}
+
+/* Parses damaged data: a clean success that libcrypto agrees with, or a clean "CERT" failure. */
+static void damaged(const unsigned char *data, size_t n, int is_der, const char *what, long where)
+{
+    unsigned char *p = exact_copy(data, n);
+    cce_cert_info info;
+    memset(&info, 0x5A, sizeof info);
+    cce_error err = {0};
+    int before = check_failures;
+    int rc = cce_cert_parse(p, n, &info, &err);
+    CHECK(ERR_peek_error() == 0);
+    if (rc == 0) {
+        CHECK(err.code[0] == '\0');
+        if (is_der) {
+            /* Nothing libcrypto refuses is accepted, and what both accept, both read alike. */
+            expect e;
+            CHECK(libcrypto_expect(p, n, 0, &e) == 0);
+            check_same_names(&info, &e, what);
+        }
+    } else {
+        CHECK(rc == -1);
+        CHECK_STR(err.code, "CERT");
+        CHECK(err.message && (strstr(err.message, "not a PEM or DER certificate") ||
+                              strstr(err.message, "invalid validity period")));
+        CHECK(info.subject[0] == '\0' && info.serial[0] == '\0' && info.not_after == 0);
+    }
+    if (check_failures != before)
+        fprintf(stderr, "  ... in damaged case %s at %ld: %s\n", what, where, err.message ? err.message : "(ok)");
+    cce_error_clear(&err);
+    free(p);
+}
+
+static void test_corruption(void)
+{
+    static const char *ders[] = {"c.der", "future.der"};
+    CHECK(sh("openssl x509 -in future.pem -outform DER -out future.der") == 0);
+    for (size_t f = 0; f < sizeof ders / sizeof *ders; f++) {
+        size_t n = 0;
+        unsigned char *der = (unsigned char *)slurp(ders[f], &n);
+        CHECK(der && n > 200);
+        if (!der)
+            continue;
+        /* Cut anywhere: always refused, never read past the end. */
+        for (size_t l = 1; l < n; l++) {
+            unsigned char *p = exact_copy(der, l);
+            check_fails(p, l, "CERT", "not a PEM or DER certificate", ders[f]);
+            free(p);
+        }
+        /* Damaged bytes, and trailing data after the certificate. */
+        static const unsigned char masks[] = {0x01, 0x80, 0xFF};
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < sizeof masks; k++) {
+                der[i] ^= masks[k];
+                damaged(der, n, 1, ders[f], (long)i);
+                der[i] ^= masks[k];
+            }
+        unsigned char *more = malloc(n + 3);
+        memcpy(more, der, n);
+        memcpy(more + n, "\x30\x00\xFF", 3);
+        damaged(more, n + 3, 0, "DER with trailing data", 0);
+        cce_cert_info info;
+        CHECK(cce_cert_parse(more, n + 3, &info, NULL) == 0);
+        free(more);
+        free(der);
+    }
+
+    /* PEM and base64-of-PEM cut anywhere: refused until the END line is whole. */
+    size_t n = 0;
+    char *pem = slurp("c.pem", &n);
+    const char *end = pem ? strstr(pem, "-----END CERTIFICATE-----") : NULL;
+    CHECK(end != NULL);
+    if (end) {
+        size_t whole = (size_t)(end - pem) + strlen("-----END CERTIFICATE-----");
+        for (size_t l = 1; l <= n; l++) {
+            if (l < whole) {
+                unsigned char *p = exact_copy(pem, l);
+                check_fails(p, l, "CERT", "not a PEM or DER certificate", "cut PEM");
+                free(p);
+            } else {
+                damaged((const unsigned char *)pem, l, 0, "PEM cut after END", (long)l);
+            }
+        }
+        /* Damaged characters in the text. */
+        for (size_t i = 0; i < n; i += 3) {
+            char keep = pem[i];
+            pem[i] = "\n A=-:!"[i % 7];
+            damaged((const unsigned char *)pem, n, 0, "damaged PEM", (long)i);
+            pem[i] = keep;
+        }
+    }
+    free(pem);
+    char *b64 = slurp("c.b64", &n);
+    for (size_t l = 1; b64 && l <= n; l++)
+        damaged((const unsigned char *)b64, l, 0, "cut base64", (long)l);
+    free(b64);
+}
+
 int main(void)
 {
     const char *base = getenv("TMPDIR");
@@ -582,6 +1036,9 @@ int main(void)
         test_encodings();
         test_errors();
         test_error_queue();
+        test_generated();
+        test_names();
+        test_corruption();
     }
     if (!check_failures) {
         char cmd[700];

@@ -1,0 +1,262 @@
+-- cceauto.rotate: keep the entries of a set of clusters in a kubeconfig fresh.
+--
+--   local rotate = require "cceauto.rotate"
+--   local kc = assert(cce.kubeconfig.load(path))
+--   local results = rotate.run(kc, selected, all_clusters, {
+--     prefix = "", endpoint = "auto", duration = 30, renew_within = 7, force = false,
+--     dry_run = false, concurrency = 16, progress = true, deadline = nil })
+--   local saved, err = rotate.save(kc, path, results)   -- one save; failed rows on error
+--   io.write(rotate.render(results, "table", path))
+--
+-- A certificate is requested only for a cluster whose entry is missing, incomplete (its
+-- context names no cluster or user entry), whose certificate cannot be read, or whose
+-- certificate expires within `renew_within` days; `force` renews every one. Nothing else
+-- in the kubeconfig changes: other entries, current-context and the user's own fields of
+-- a renewed context (namespace, other extensions) stay as they were.
+local entries = require "cceauto.entries"
+local output = require "cceauto.output"
+local cli = require "cceauto.cli"
+
+local M = {}
+
+-- Actions, in the order the summary lists them.
+M.ACTIONS = { "added", "renewed", "kept", "failed", "would-add", "would-renew" }
+
+-- The state of one cluster's entry in kc. Returns a plan row:
+--   { cluster, names, context (the existing context entry or nil), existing (bool),
+--     state = "fresh"|"missing"|"incomplete"|"unreadable"|"expiring"|"forced"|"conflict",
+--     expires_before (Unix time or nil), error (conflicts) }
+local function plan_one(kc, cl, index, listed, opts)
+  local row = { cluster = cl }
+  local mine = index[cl.id]
+  if not mine then
+    -- A new entry under the default names, unless one of them is taken. A context that
+    -- cceauto wrote for a cluster of this project that no longer exists (deleted and
+    -- re-created under the same name) is taken over with the names it points at.
+    local names = entries.names(opts.prefix, cl)
+    local ctx = kc:context(names.context)
+    local ext = ctx and entries.extension(ctx)
+    local project = cl.client and cl.client:info().project_id
+    if ext and type(ext.cluster_id) == "string" and not listed[ext.cluster_id] and ext.project_id == project then
+      row.names = { context = ctx.name, cluster = ctx.cluster, user = ctx.user }
+      row.context = ctx
+      row.state = "missing"
+      return row
+    end
+    row.names = names
+    local taken = {}
+    if ctx then taken[#taken + 1] = "context" end
+    if kc:cluster(names.cluster) then taken[#taken + 1] = "cluster" end
+    if kc:user(names.user) then taken[#taken + 1] = "user" end
+    if #taken > 0 then
+      local what = #taken == 1 and taken[1]
+        or table.concat(taken, ", ", 1, #taken - 1) .. " and " .. taken[#taken]
+      row.state = "conflict"
+      row.error = { code = "CONFLICT",
+                    message = ("the kubeconfig already has a %s named '%s' that cceauto did not write for "
+                      .. "cluster %s; rename it or choose another --prefix"):format(what, names.context, cl.id) }
+    else
+      row.state = "missing"
+    end
+    return row
+  end
+
+  row.existing = true
+  row.names = { context = mine.context, cluster = mine.cluster, user = mine.user }
+  row.context = kc:context(mine.context)
+  local cert, err = kc:cert(mine.user)
+  if cert then row.expires_before = cert.not_after end
+  if type(mine.cluster) ~= "string" or type(mine.user) ~= "string" or not kc:cluster(mine.cluster)
+      or not kc:user(mine.user) then
+    row.state = "incomplete"
+  elseif not cert then
+    row.state = "unreadable"
+    row.error = err
+  elseif cert.days_left <= opts.renew_within then
+    row.state = "expiring"
+  elseif opts.force then
+    row.state = "forced"
+  else
+    row.state = "fresh"
+  end
+  return row
+end
+
+-- Plans every selected cluster; `all` is the project's whole listing (to tell a deleted
+-- cluster's leftover entry from a live one).
+function M.plan(kc, selected, all, opts)
+  local index = entries.index(kc)
+  local listed = {}
+  for _, cl in ipairs(all or selected) do listed[cl.id] = true end
+  local rows = {}
+  for i, cl in ipairs(selected) do rows[i] = plan_one(kc, cl, index, listed, opts) end
+  return rows
+end
+
+local function result(row, action, fields)
+  local r = { cluster = row.cluster.name, id = row.cluster.id, action = action,
+              reason = row.state ~= "fresh" and row.state or nil,
+              context = row.names.context, expires_before = row.expires_before }
+  for k, v in pairs(fields or {}) do r[k] = v end
+  return r
+end
+
+-- Plans and carries out the rotation of `selected` in kc (in memory: see rotate.save).
+-- Returns one result per cluster, in the order of `selected`:
+--   { cluster = name, id =, action =, reason =, context =, expires_before =, expires_after =,
+--     error = }  (times as Unix seconds)
+-- and the batch's statistics (see entries.fetch; `interrupted` after a signal).
+function M.run(kc, selected, all, opts)
+  local rows = M.plan(kc, selected, all, opts)
+  local results, todo, todo_rows = {}, {}, {}
+  for i, row in ipairs(rows) do
+    if row.state == "fresh" then
+      results[i] = result(row, "kept", { expires_after = row.expires_before })
+    elseif row.state == "conflict" then
+      results[i] = result(row, "failed", { error = row.error, expires_after = row.expires_before })
+    else
+      local ok, err = entries.endpoint_possible(row.cluster, opts.endpoint)
+      if not ok then
+        results[i] = result(row, "failed", { error = err, expires_after = row.expires_before })
+      elseif opts.dry_run then
+        results[i] = result(row, row.existing and "would-renew" or "would-add")
+      else
+        todo[#todo + 1] = row.cluster
+        todo_rows[#todo] = i
+      end
+    end
+  end
+  if #todo == 0 then return results, { interrupted = false } end
+
+  local by_id = {}
+  for _, i in ipairs(todo_rows) do by_id[rows[i].cluster.id] = rows[i] end
+  local got, stats = entries.fetch(todo, {
+    duration = opts.duration, endpoint = opts.endpoint, concurrency = opts.concurrency,
+    progress = opts.progress, deadline = opts.deadline,
+    names = function(cl) return by_id[cl.id].names end,
+    context = function(cl) return by_id[cl.id].context end,
+  })
+  for n, g in ipairs(got) do
+    local i = todo_rows[n]
+    local row = rows[i]
+    if g.entry then
+      local cert = entries.cert(g.entry)
+      kc:merge(g.entry, { replace = true })
+      g.entry:close()
+      results[i] = result(row, row.existing and "renewed" or "added",
+        { expires_after = cert and cert.not_after or nil })
+    else
+      results[i] = result(row, "failed", { error = g.error, expires_after = row.expires_before })
+    end
+  end
+  return results, stats
+end
+
+-- Saves kc once when some entry was added or renewed. On failure nothing was written:
+-- those rows become failed with the save's error. Returns true, or nil and the error.
+function M.save(kc, path, results)
+  local changed = false
+  for _, r in ipairs(results) do
+    if r.action == "added" or r.action == "renewed" then changed = true break end
+  end
+  if not changed then return true end
+  local ok, err
+  local f = io.open(path, "rb")
+  if f then
+    f:close()
+    ok = true
+  else
+    ok, err = cli.mkdir_p(cli.dirname(path))
+  end
+  if ok then ok, err = kc:save() end
+  if ok then return true end
+  for _, r in ipairs(results) do
+    if r.action == "added" or r.action == "renewed" then
+      r.action, r.error, r.expires_after = "failed", err, r.expires_before
+    end
+  end
+  return nil, err
+end
+
+-- Counts per action; the would-* ones only when `dry_run`.
+function M.summary(results, dry_run)
+  local s = { added = 0, renewed = 0, kept = 0, failed = 0 }
+  if dry_run then s["would-add"], s["would-renew"] = 0, 0 end
+  for _, r in ipairs(results) do s[r.action] = (s[r.action] or 0) + 1 end
+  return s
+end
+
+local COLUMNS = {
+  { "cluster", "CLUSTER" },
+  { "action", "ACTION" },
+  { "expires_before", "OLD EXPIRY", output.iso },
+  { "expires_after", "NEW EXPIRY", output.iso },
+}
+local ERROR_COLUMN = { "error", "ERROR", function(e) return e and entries.error_text(e) end }
+
+-- The report: "table" (with an ERROR column when something failed) or "json".
+function M.render(results, format, path, dry_run)
+  if format == "json" then
+    local list = output.array()
+    for i, r in ipairs(results) do
+      list[i] = {
+        cluster = r.cluster, id = r.id, action = r.action, context = r.context,
+        reason = output.nullable(r.reason),
+        expires_before = output.nullable(output.iso(r.expires_before)),
+        expires_after = output.nullable(output.iso(r.expires_after)),
+        error = entries.error_json(r.error),
+      }
+    end
+    return output.json({ kubeconfig = path, dry_run = dry_run and true or false, results = list,
+                         summary = M.summary(results, dry_run) }, { pretty = true })
+  end
+  local columns = { table.unpack(COLUMNS) }
+  for _, r in ipairs(results) do
+    if r.error then columns[#columns + 1] = ERROR_COLUMN break end
+  end
+  return output.table(results, columns)
+end
+
+-- One line for stderr: "160 added, 0 renewed, 40 kept, 0 failed".
+function M.summary_line(results, dry_run)
+  local s = M.summary(results, dry_run)
+  local parts = {}
+  for _, a in ipairs(M.ACTIONS) do
+    if s[a] then parts[#parts + 1] = ("%d %s"):format(s[a], a) end
+  end
+  return table.concat(parts, ", ")
+end
+
+-- What a rotating script does after choosing its clusters: rotate, save once (unless
+-- dry_run), report failures on stderr and the results on stdout (`opts.output`: table or
+-- json). Returns the exit status: 0 all fresh, 1 some failed, 130 interrupted by a signal
+-- (what was done is saved first).
+function M.main(kc, path, selected, all, opts)
+  local results, stats = M.run(kc, selected, all, opts)
+  if not opts.dry_run then
+    local ok, err = M.save(kc, path, results)
+    if not ok then cli.warn("saving %s failed: %s", path, tostring(err)) end
+  end
+  local failed, stopped = 0, 0
+  for _, r in ipairs(results) do
+    if r.action == "failed" then
+      failed = failed + 1
+      if entries.interrupted(r.error) then
+        stopped = stopped + 1
+      else
+        cli.warn("%s: %s", r.cluster, entries.error_text(r.error))
+      end
+    end
+  end
+  io.write(M.render(results, opts.output, path, opts.dry_run))
+  io.stdout:flush()
+  cli.log("%s%s", M.summary_line(results, opts.dry_run), opts.dry_run and " (dry run: nothing written)" or "")
+  if stats.interrupted then
+    cli.warn("interrupted: %d clusters not done (reported as failed); what was done is %s", stopped,
+      opts.dry_run and "reported" or "saved")
+    return cli.EXIT_INTERRUPTED
+  end
+  return failed > 0 and cli.EXIT_FAILED or cli.EXIT_OK
+end
+
+return M

@@ -1,0 +1,116 @@
+-- fetch.lua: fetch kubeconfigs of named or matching CCE clusters.
+--
+--   cceauto fetch.lua [CLUSTER...] [--match GLOB]... [--phase PHASE] [--duration DAYS]
+--                     [--endpoint auto|internal|external] [--prefix TEXT] [--concurrency N]
+--                     [--json | --output FILE | --split DIR] [--quiet]
+--
+-- By default every cluster's entry goes into one kubeconfig printed on stdout (YAML, or
+-- JSON with --json); --output FILE adds the entries to FILE (created with mode 0600, other
+-- entries kept); --split DIR writes DIR/<cluster name>.yaml per cluster (overwritten).
+-- Entries are named and marked like rotate_all.lua's, so rotate_all.lua keeps them fresh.
+-- Exit status: 0 all fetched, 1 some failed (the others are still written), 2 usage or
+-- configuration error, 130 interrupted (what was fetched is still written).
+local cli = require "cceauto.cli"
+local fleet = require "cceauto.fleet"
+local entries = require "cceauto.entries"
+local cce = require "cce"
+
+local parser = cli.parser("fetch.lua", "Fetch the kubeconfigs of CCE clusters, named or matching a glob.",
+  [[
+Named clusters are always fetched; --phase filters only the clusters that --match selects.
+Entries (context, cluster, user) are named PREFIX<cluster name> and carry the "cceauto"
+context extension, as rotate_all.lua writes them. With several clusters on stdout or in a
+new file, current-context is the first cluster's context.]],
+  { exit = [[
+Exit status: 0 every cluster fetched, 1 some failed (the others are still written), 2 a
+usage or configuration error.]] })
+parser:argument("cluster", "Cluster names or ids."):args("*")
+fleet.add_options(parser, { phase = "Available",
+                            match_help = "Also clusters whose name matches this shell glob (repeatable)." })
+cli.add(parser, "duration", "endpoint", "prefix", "concurrency", "retries", "deadline")
+parser:mutex(
+  parser:flag("--json", "Print JSON instead of YAML on stdout."),
+  parser:option("--output", "Add the entries to this kubeconfig file (created with mode 0600; entries of the same names "
+    .. "are replaced, all others kept) instead of printing them.")
+    :argname("FILE"),
+  parser:option("--split", "Write one kubeconfig per cluster: DIR/<cluster name>.yaml (overwritten).")
+    :argname("DIR"))
+cli.add(parser, "quiet")
+local args = cli.parse(parser)
+
+if #args.cluster == 0 and #args.match == 0 then
+  parser:error("name at least one cluster or give --match")
+end
+
+local client = cli.client(args)
+local clusters, err = client:clusters()
+if not clusters then cli.die(err) end
+
+-- The clusters: the named ones in the order given, then the matching ones by name.
+local chosen, missing = fleet.lookup(clusters, args.cluster)
+if #missing > 0 then
+  cli.die(("no cluster named '%s' in project %s"):format(table.concat(missing, "', '"), client:info().project_id))
+end
+if #args.match > 0 then
+  local seen = {}
+  for _, cl in ipairs(chosen) do seen[cl.id] = true end
+  for _, cl in ipairs(fleet.select(clusters, args)) do
+    if not seen[cl.id] then chosen[#chosen + 1] = cl end
+  end
+end
+if #chosen == 0 then cli.die("no cluster matches", cli.EXIT_FAILED) end
+cli.log("fetching %d cluster%s", #chosen, #chosen == 1 and "" or "s")
+
+local got, stats = entries.fetch(chosen, {
+  duration = args.duration, endpoint = args.endpoint, prefix = args.prefix,
+  concurrency = args.concurrency, deadline = args.deadline, progress = not cli.quiet(),
+})
+
+local failed, ok_entries = 0, {}
+for _, g in ipairs(got) do
+  if g.entry then
+    ok_entries[#ok_entries + 1] = g
+  else
+    failed = failed + 1
+    if not entries.interrupted(g.error) then cli.warn("%s: %s", g.cluster.name, entries.error_text(g.error)) end
+  end
+end
+
+if args.split then
+  local ok, mkerr = cli.mkdir_p(args.split)
+  if not ok then cli.die(mkerr) end
+  for _, g in ipairs(ok_entries) do
+    local name = g.cluster.name
+    if name:find("/", 1, true) or name == "." or name == ".." or name == "" then
+      failed = failed + 1
+      cli.warn("%s: cannot use the cluster name as a file name", name)
+    else
+      local file = args.split:gsub("/*$", "") .. "/" .. name .. ".yaml"
+      g.entry:use_context(g.entry:contexts()[1].name)
+      local saved, save_err = g.entry:save(file, { overwrite = true })
+      if saved then
+        cli.log("wrote %s", file)
+      else
+        failed = failed + 1
+        cli.warn("%s: %s", name, tostring(save_err))
+      end
+    end
+  end
+else
+  local kc = cce.kubeconfig.new()
+  for _, g in ipairs(ok_entries) do kc:merge(g.entry, { replace = true }) end
+  if #ok_entries > 0 then kc:use_context(ok_entries[1].entry:contexts()[1].name) end
+  if args.output then
+    if #ok_entries > 0 then
+      local ok, save_err = cli.mkdir_p(cli.dirname(args.output))
+      if ok then ok, save_err = kc:save(args.output) end
+      if not ok then cli.die(save_err) end
+      cli.log("wrote %d entr%s to %s", #ok_entries, #ok_entries == 1 and "y" or "ies", args.output)
+    end
+  elseif #ok_entries > 0 then
+    io.write(args.json and kc:to_json(true) or kc:to_yaml())
+  end
+end
+
+if stats.interrupted then cli.die("interrupted", cli.EXIT_INTERRUPTED) end
+os.exit(failed > 0 and cli.EXIT_FAILED or cli.EXIT_OK)

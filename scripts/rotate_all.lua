@@ -1,0 +1,67 @@
+-- rotate_all.lua: keep a kubeconfig's entries for a whole CCE project fresh.
+--
+--   cceauto rotate_all.lua [--kubeconfig PATH] [--duration DAYS] [--renew-within DAYS]
+--                          [--match GLOB]... [--phase PHASE] [--endpoint auto|internal|external]
+--                          [--prefix TEXT] [--concurrency N] [--force] [--dry-run]
+--                          [--output table|json] [--quiet]
+--
+-- Every selected cluster gets one context, cluster entry and user named PREFIX<name>, with
+-- a `cceauto` context extension so later runs recognise it (also under a name the user gave
+-- the context). Certificates are requested only for entries that are missing, unreadable or
+-- expiring within --renew-within days (all of them with --force); the rest of the file,
+-- current-context included, is left as it was, and the file is saved once, atomically.
+--
+-- stdout: the report (a table, or JSON); stderr: progress and messages.
+-- Exit status: 0 every selected cluster is fresh, 1 some failed (the others are saved),
+-- 2 a usage or configuration error.
+local cce = require "cce"
+local cli = require "cceauto.cli"
+local fleet = require "cceauto.fleet"
+local rotate = require "cceauto.rotate"
+
+local parser = cli.parser("rotate_all.lua",
+  "Add or renew the kubeconfig entries of a CCE project's clusters; keep everything else.",
+  [[
+Entries are named PREFIX<cluster name> (context, cluster and user) and carry a context
+extension named "cceauto" (cluster_id, project_id, region, cluster_name, issued, duration),
+by which later runs recognise them, also after the context was renamed.
+
+Actions: added, renewed, kept, failed; with --dry-run would-add and would-renew.
+JSON output: {"kubeconfig": PATH, "results": [{"cluster", "id", "action", "expires_before",
+"expires_after", "error", ...}], "summary": {"added", "renewed", "kept", "failed"}}.]],
+  { exit = [[
+Exit status: 0 every selected cluster is fresh, 1 some failed (the others are saved),
+2 a usage or configuration error (or an unreadable kubeconfig).]] })
+cli.add(parser, "kubeconfig", "duration")
+parser:option("--renew-within", "Renew certificates that expire within this many days.", "7")
+  :argname("DAYS"):convert(cli.days)
+fleet.add_options(parser, { phase = "Available" })
+cli.add(parser, "endpoint", "prefix", "concurrency", "retries", "deadline")
+parser:flag("-f --force", "Renew every selected cluster's certificate.")
+parser:flag("-n --dry-run", "Show what would be done: no certificate is requested, nothing is written.")
+cli.add_output(parser, { "table", "json" })
+cli.add(parser, "quiet")
+local args = cli.parse(parser)
+
+local path = cli.kubeconfig_path(args.kubeconfig)
+if args.duration ~= -1 and args.duration <= args.renew_within then
+  cli.warn("certificates of %d days expire within --renew-within %g days: they will be renewed on every run",
+    args.duration, args.renew_within)
+end
+
+local kc, err = cce.kubeconfig.load(path)
+if not kc then cli.die(err, cli.EXIT_USAGE) end
+
+local client = cli.client(args)
+local clusters
+clusters, err = client:clusters()
+if not clusters then cli.die(err) end
+local selected = fleet.select(clusters, args)
+cli.log("%d of %d clusters selected", #selected, #clusters)
+
+os.exit(rotate.main(kc, path, selected, clusters, {
+  prefix = args.prefix, endpoint = args.endpoint, duration = args.duration,
+  renew_within = args.renew_within, force = args.force, dry_run = args.dry_run,
+  concurrency = args.concurrency, deadline = args.deadline, progress = not cli.quiet(),
+  output = args.output,
+}))
