@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "internal.h"
 #include "lcce_internal.h"
 
 typedef struct lclient {
@@ -123,7 +124,7 @@ static void set_str(lua_State *L, const char *k, const char *v)
 }
 
 /* A cluster table; it keeps a reference to its client so batch calls can use it. */
-static void push_cluster(lua_State *L, int client_idx, const cce_cluster *cl)
+static void push_cluster(lua_State *L, int client_idx, const cce_cluster *cl, json_t *raw)
 {
     lua_createtable(L, 0, 12);
     set_str(L, "id", cl->id);
@@ -136,7 +137,10 @@ static void push_cluster(lua_State *L, int client_idx, const cce_cluster *cl)
     set_str(L, "internal", cl->endpoint_internal);
     set_str(L, "external", cl->endpoint_external);
     lua_setfield(L, -2, "endpoints");
-    lcce_push_json_text(L, cl->raw_json);
+    if (raw)
+        lcce_push_json(L, raw);
+    else
+        lcce_push_json_text(L, cl->raw_json);
     lua_setfield(L, -2, "raw");
     lua_pushvalue(L, client_idx);
     lua_setfield(L, -2, "client");
@@ -145,17 +149,24 @@ static void push_cluster(lua_State *L, int client_idx, const cce_cluster *cl)
 static int l_clusters(lua_State *L)
 {
     cce_client *c = lcce_client_check(L, 1);
-    cce_cluster *list;
-    size_t n;
     cce_error err = {0};
-    if (cce_clusters_list(c, &list, &n, &err) < 0)
+    json_t *items = cce_clusters_list_json(c, &err);
+    if (!items)
         return lcce_push_error(L, &err);
+    size_t n = json_array_size(items);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
-        push_cluster(L, 1, &list[i]);
+        cce_cluster cl;
+        json_t *o = json_array_get(items, i);
+        if (cce_cluster_from_json(o, &cl, 0, &err) < 0) {
+            json_decref(items);
+            return lcce_push_error(L, &err);
+        }
+        push_cluster(L, 1, &cl, o);
+        cce_cluster_clear(&cl);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
-    cce_clusters_free(list, n);
+    json_decref(items);
     return 1;
 }
 
@@ -167,7 +178,7 @@ static int l_cluster(lua_State *L)
     cce_error err = {0};
     if (cce_cluster_get(c, id, &cl, &err) < 0)
         return lcce_push_error(L, &err);
-    push_cluster(L, 1, &cl);
+    push_cluster(L, 1, &cl, NULL);
     cce_cluster_clear(&cl);
     return 1;
 }

@@ -67,7 +67,7 @@ static void read_endpoints(json_t *eps, cce_cluster *cl)
     }
 }
 
-static int cluster_from_json(json_t *o, cce_cluster *cl, cce_error *err)
+int cce_cluster_from_json(json_t *o, cce_cluster *cl, int with_raw, cce_error *err)
 {
     memset(cl, 0, sizeof *cl);
     if (!json_is_object(o))
@@ -83,6 +83,8 @@ static int cluster_from_json(json_t *o, cce_cluster *cl, cce_error *err)
     cl->type = dup_path(o, "spec", "type");
     cl->flavor = dup_path(o, "spec", "flavor");
     read_endpoints(json_object_get(json_object_get(o, "status"), "endpoints"), cl);
+    if (!with_raw)
+        return 0;
     cl->raw_json = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!cl->raw_json) {
         cce_cluster_clear(cl);
@@ -114,45 +116,57 @@ int cce_cluster_parse(const char *json, size_t len, cce_cluster *out, cce_error 
     json_t *v = json_loadb(json, len, 0, &je);
     if (!v)
         return cce_set_error(err, "PARSE", 0, "cluster JSON, line %d, column %d: %s", je.line, je.column, je.text);
-    int rc = cluster_from_json(v, out, err);
+    int rc = cce_cluster_from_json(v, out, 1, err);
     json_decref(v);
     return rc;
+}
+
+json_t *cce_clusters_list_json(cce_client *c, cce_error *err)
+{
+    cce_http_resp r = {0};
+    json_t *v = NULL, *items = NULL;
+    if (cce_http_call(c, "GET", "clusters", NULL, "list clusters", &r, err) == 0 &&
+        (v = parse_body(&r, "list clusters", err)) != NULL) {
+        items = json_object_get(v, "items");
+        if (!items || json_is_null(items))
+            items = json_array();
+        else if (json_is_array(items))
+            json_incref(items);
+        else {
+            items = NULL;
+            cce_set_error(err, "BAD_RESPONSE", (int)r.status, "list clusters: \"items\" is not an array");
+        }
+    }
+    json_decref(v);
+    cce_http_resp_free(&r);
+    return items;
 }
 
 int cce_clusters_list(cce_client *c, cce_cluster **out, size_t *n, cce_error *err)
 {
     *out = NULL;
     *n = 0;
-    cce_http_resp r = {0};
+    json_t *items = cce_clusters_list_json(c, err);
+    if (!items)
+        return -1;
+    size_t cnt = json_array_size(items), i = 0;
+    cce_cluster *list = calloc(cnt ? cnt : 1, sizeof *list);
     int rc = -1;
-    json_t *v = NULL;
-    if (cce_http_call(c, "GET", "clusters", NULL, "list clusters", &r, err) == 0 &&
-        (v = parse_body(&r, "list clusters", err)) != NULL) {
-        json_t *items = json_object_get(v, "items");
-        if (!json_is_array(items) && !json_is_null(items) && items) {
-            cce_set_error(err, "BAD_RESPONSE", (int)r.status, "list clusters: \"items\" is not an array");
+    if (!list)
+        cce_set_error(err, "NOMEM", 0, "out of memory");
+    else {
+        for (; i < cnt; i++)
+            if (cce_cluster_from_json(json_array_get(items, i), &list[i], 1, err) < 0)
+                break;
+        if (i == cnt) {
+            *out = list;
+            *n = cnt;
+            rc = 0;
         } else {
-            size_t cnt = json_array_size(items);
-            cce_cluster *list = calloc(cnt ? cnt : 1, sizeof *list);
-            size_t i = 0;
-            if (!list)
-                cce_set_error(err, "NOMEM", 0, "out of memory");
-            else {
-                for (; i < cnt; i++)
-                    if (cluster_from_json(json_array_get(items, i), &list[i], err) < 0)
-                        break;
-                if (i == cnt) {
-                    *out = list;
-                    *n = cnt;
-                    rc = 0;
-                } else {
-                    cce_clusters_free(list, i);
-                }
-            }
+            cce_clusters_free(list, i);
         }
     }
-    json_decref(v);
-    cce_http_resp_free(&r);
+    json_decref(items);
     return rc;
 }
 
@@ -169,7 +183,7 @@ int cce_cluster_get(cce_client *c, const char *id, cce_cluster *out, cce_error *
     int rc = -1;
     json_t *v = NULL;
     if (cce_http_call(c, "GET", path, NULL, what, &r, err) == 0 && (v = parse_body(&r, what, err)) != NULL)
-        rc = cluster_from_json(v, out, err);
+        rc = cce_cluster_from_json(v, out, 1, err);
     json_decref(v);
     cce_http_resp_free(&r);
     return rc;

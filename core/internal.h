@@ -126,6 +126,11 @@ void cce_log(const cce_client *c, int level, const char *fmt, ...) CCE_PRINTF(3,
 /* Entry i's inner mapping, borrowed (for the bindings: no JSON text round trip). */
 json_t *cce_kubeconfig_entry_inner(const cce_kubeconfig *kc, enum cce_kc_section s, size_t i);
 
+/* The project's clusters as the API sent them (a new reference to the "items" array). */
+json_t *cce_clusters_list_json(cce_client *c, cce_error *err);
+/* Reads one cluster object; raw_json only when with_raw (the bindings read the tree itself). */
+int cce_cluster_from_json(json_t *o, cce_cluster *cl, int with_raw, cce_error *err);
+
 /* Reads a 2xx clustercert answer into a kubeconfig ("BAD_RESPONSE" when it is not one). */
 cce_kubeconfig *cce_clustercert_response(const cce_http_resp *r, const char *what, cce_error *err);
 /* The request of a clustercert call: path "clusters/<id>/clustercert" and body; -1 on invalid input. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh: installs what is missing, builds cceauto, starts the bundled CCE
-# simulator on loopback and fetches a working kubeconfig through a Lua script.
-# No cloud account needed.  The kubeconfig is written to ./demo-kubeconfig (mode 0600).
+# simulator on loopback and runs the main job, rotate_all.lua, against it: every
+# Available cluster gets a working kubeconfig entry in ./demo-kubeconfig (mode 0600).
+# No cloud account needed.
 set -eu
 cd "$(dirname "$0")/.."
 "$PWD/tools/deps.sh"
@@ -17,17 +18,17 @@ field() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]
 
 # What a real user sets: OS_PROJECT_ID, OS_AUTH_TOKEN, OS_REGION_NAME (here: an endpoint and CA instead).
 export OS_PROJECT_ID=$(field project_id) OS_AUTH_TOKEN=$(field token) CCE_ENDPOINT=$(field endpoint) OS_CACERT=$(field ca_file)
-echo "== CCE simulator at $CCE_ENDPOINT (project $OS_PROJECT_ID)"
-echo "== clusters:"
-./build/cceauto -e '
-  local c = assert(require("cce").client())
-  for _, cl in ipairs(assert(c:clusters())) do
-    print(string.format("   %-12s %-12s %-12s %s", cl.name, cl.phase, cl.version, cl.endpoints.external or "(no EIP)"))
-  end'
-echo "== fetching prod-000 with examples/fetch_one.lua"
-(umask 077; ./build/cceauto examples/fetch_one.lua prod-000 --duration 30 >demo-kubeconfig)
-echo "   wrote ./demo-kubeconfig"
+echo "== CCE simulator at $CCE_ENDPOINT (project $OS_PROJECT_ID, 12 clusters)"
+echo "== cceauto rotate_all.lua --kubeconfig demo-kubeconfig"
+rm -f demo-kubeconfig
+./build/cceauto rotate_all.lua --kubeconfig demo-kubeconfig
+echo "== again: everything is fresh, nothing is requested or written"
+./build/cceauto rotate_all.lua --kubeconfig demo-kubeconfig --quiet
 if command -v kubectl >/dev/null 2>&1; then
-  echo "== kubectl --kubeconfig demo-kubeconfig get --raw /version"
-  HOME=$state kubectl --kubeconfig demo-kubeconfig get --raw /version; echo
+  echo "== kubectl --kubeconfig demo-kubeconfig config get-contexts"
+  HOME=$state kubectl --kubeconfig demo-kubeconfig config get-contexts
+  echo "== kubectl --kubeconfig demo-kubeconfig --context prod-000 get --raw /version"
+  HOME=$state kubectl --kubeconfig demo-kubeconfig --context prod-000 get --raw /version; echo
 fi
+echo "== cceauto expiry.lua --kubeconfig demo-kubeconfig"
+./build/cceauto expiry.lua --kubeconfig demo-kubeconfig

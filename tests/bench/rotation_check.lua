@@ -8,8 +8,8 @@
 --   scan            kc:contexts(), then for every context kc:cert(<its user>); a
 --                   certificate with days_left < RENEW_WITHIN_DAYS counts as "renew"
 --   save_unchanged  kc:save() - nothing changed, so it must write no file
---   full_write      kc:save(COPY_PATH, { overwrite = true }) - the whole document
---                   (COPY_PATH defaults to KUBECONFIG .. ".bench-copy"; removed afterwards)
+--   full_write      only when COPY_PATH is given: kc:save(COPY_PATH, { overwrite = true }),
+--                   the whole document written (removed afterwards); not part of the check
 --
 -- Prints one line of JSON on stdout: per-phase CPU seconds (os.clock: user+system of
 -- this process), per-phase wall seconds read from /proc/uptime (10 ms resolution:
@@ -23,7 +23,6 @@ if not path or not window then
     io.stderr:write("usage: rotation_check.lua KUBECONFIG RENEW_WITHIN_DAYS [COPY_PATH]\n")
     os.exit(2)
 end
-copy = copy or (path .. ".bench-copy")
 
 local function fail(what, err)
     io.stderr:write("rotation_check: ", what, ": ", tostring(err), "\n")
@@ -91,14 +90,16 @@ local unchanged_written = timed("save_unchanged", function()
 end)
 if unchanged_written ~= 0 then fail("save " .. path, "nothing changed, yet it wrote " .. unchanged_written .. " file(s)") end
 
-local full_written = timed("full_write", function()
-    local ok, n = kc:save(copy, { overwrite = true })
-    if not ok then fail("save " .. copy, n) end
-    return n
-end)
-local copy_bytes = 0
+local full_written, copy_bytes = -1, 0
+if copy then
+    full_written = timed("full_write", function()
+        local ok, n = kc:save(copy, { overwrite = true })
+        if not ok then fail("save " .. copy, n) end
+        return n
+    end)
+end
 do
-    local f = io.open(copy, "rb")
+    local f = copy and io.open(copy, "rb")
     if f then
         copy_bytes = f:seek("end")
         f:close()
@@ -112,8 +113,10 @@ do
         f:close()
     end
 end
-os.remove(copy)
-os.remove(copy .. ".lock") -- in case the lock file outlives the save
+if copy then
+    os.remove(copy)
+    os.remove(copy .. ".lock") -- in case the lock file outlives the save
+end
 
 local cpu_total = os.clock() - cpu_start
 local peak = vmhwm_kb()

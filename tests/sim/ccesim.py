@@ -675,8 +675,12 @@ class CCEHandler(Handler):
                     rule = sim.draw_fault()
                     if rule is None:
                         reply = self.answer(route, project, cluster, body)
+            # The latency is the time from the request to the response, the simulator's
+            # own work included: so a benchmark measures the client, not the simulator.
             if sim.latency:
-                time.sleep(sim.latency)
+                left = sim.latency - (time.time() - started)
+                if left > 0:
+                    time.sleep(left)
             if rule is None:
                 self.write(reply)
                 status = reply.status
@@ -860,7 +864,8 @@ def parse_args(argv):
     parser.add_argument("--token", metavar="TOKEN", default="cce-sim-token",
                         help="the accepted X-Auth-Token (default %(default)s)")
     parser.add_argument("--latency-ms", metavar="MS", type=float, default=0.0,
-                        help="delay added to every CCE API response (default %(default)s)")
+                        help="time from each CCE API request to its response, the "
+                        "simulator's own work included (default %(default)s)")
     parser.add_argument("--fault", metavar="KIND=RATE", type=fault_rate, action="append",
                         default=[], help="random fault rate on authorised CCE API requests, "
                         "repeatable, e.g. --fault 503=0.05 --fault reset=0.02")
