@@ -42,13 +42,21 @@
 #include <lua-cjson.h>
 
 #include "cce.h"
-#include "lcce.h"
 
 /* lua-cjson's archive also has the "safe" variant; its header does not declare it. */
 int luaopen_cjson_safe(lua_State *L);
 
 #ifndef CCE_SCRIPTS_INSTALL_DIR
 #define CCE_SCRIPTS_INSTALL_DIR "/usr/local/share/cceauto/scripts"
+#endif
+#ifndef CCE_MODULE_BUILD_DIR
+#define CCE_MODULE_BUILD_DIR "lua"
+#endif
+#ifndef CCE_MODULE_RELATIVE_DIR
+#define CCE_MODULE_RELATIVE_DIR "lib/lua/5.4"
+#endif
+#ifndef CCE_MODULE_INSTALL_DIR
+#define CCE_MODULE_INSTALL_DIR "/usr/local/lib/lua/5.4"
 #endif
 #ifndef CCE_SCRIPTS_RELATIVE_DIR
 #define CCE_SCRIPTS_RELATIVE_DIR "share/cceauto/scripts"
@@ -199,8 +207,17 @@ static int docall(lua_State *L, int narg, int nres) {
 
 /* ------------------------------------------------------------- usage */
 
-static void print_version(void) {
-    fprintf(stdout, "%s %s (%s; %s)\n", CCE_PROGNAME, cce_version(), LUA_RELEASE, cce_build_info());
+/* The version line; the libraries' versions come from the cce module (it links them). */
+static void print_version(lua_State *L) {
+    const char *libs;
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cce");
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1) &&
+        lua_getfield(L, -1, "build_info") == LUA_TFUNCTION && lua_pcall(L, 0, 1, 0) == LUA_OK && lua_isstring(L, -1))
+        libs = lua_tostring(L, -1);
+    else
+        libs = lua_pushfstring(L, "the cce module cannot be loaded: %s", luaL_tolstring(L, -1, NULL));
+    fprintf(stdout, "%s %s (%s; %s)\n", CCE_PROGNAME, CCE_VERSION, LUA_RELEASE, libs);
     fflush(stdout);
 }
 
@@ -257,41 +274,43 @@ static void print_usage(FILE *f, const char *scripts_dir, int full) {
 /* ---------------------------------------------------- scripts directory */
 
 /*
- * Pushes the shipped scripts' directory: the source tree's scripts/ when the
- * running executable lives in (or under) the build directory; else
- * <exe dir>/../share/cceauto/scripts, so an installed tree can be moved
- * (cmake --install --prefix, a tarball); else the configured install path.
+ * Pushes one of cceauto's directories: `in_build` when the running executable
+ * lives in (or under) the build directory; else <exe dir>/../<relative>, so an
+ * installed tree can be moved (cmake --install --prefix, a tarball); else the
+ * configured `installed` path.  Used for the shipped scripts and the cce module.
  */
-static void push_scripts_dir(lua_State *L) {
+static void push_own_dir(lua_State *L, const char *in_build, const char *relative, const char *installed) {
     char *exe = realpath("/proc/self/exe", NULL);
     char *build = realpath(CCE_BUILD_DIR, NULL);
     int pushed = 0;
     if (exe != NULL && build != NULL) {
         size_t n = strlen(build);
         if (strncmp(exe, build, n) == 0 && (exe[n] == '/' || (n > 0 && build[n - 1] == '/'))) {
-            lua_pushstring(L, CCE_SOURCE_SCRIPTS_DIR);
+            lua_pushstring(L, in_build);
             pushed = 1;
         }
     }
     char *slash = exe ? strrchr(exe, '/') : NULL;
     if (!pushed && slash != NULL) {
         *slash = '\0';
-        const char *rel = lua_pushfstring(L, "%s/../%s", exe, CCE_SCRIPTS_RELATIVE_DIR);
+        const char *rel = lua_pushfstring(L, "%s/../%s", exe, relative);
         char *real = realpath(rel, NULL);
         struct stat st;
+        lua_pop(L, 1);
         if (real != NULL && stat(real, &st) == 0 && S_ISDIR(st.st_mode)) {
-            lua_pop(L, 1);
             lua_pushstring(L, real);
             pushed = 1;
-        } else {
-            lua_pop(L, 1);
         }
         free(real);
     }
     if (!pushed)
-        lua_pushstring(L, CCE_SCRIPTS_INSTALL_DIR);
+        lua_pushstring(L, installed);
     free(exe);
     free(build);
+}
+
+static void push_scripts_dir(lua_State *L) {
+    push_own_dir(L, CCE_SOURCE_SCRIPTS_DIR, CCE_SCRIPTS_RELATIVE_DIR, CCE_SCRIPTS_INSTALL_DIR);
 }
 
 /* A path that exists and is not a directory. */
@@ -566,11 +585,22 @@ static int handle_luainit(lua_State *L) {
     return dostring(L, init, name);
 }
 
-/* require "cce" / "cjson" / "cjson.safe" open the built-in modules, when used. */
+/*
+ * require "cjson" / "cjson.safe" open the built-in modules, when used.
+ * require "cce" loads cce.so from cceauto's own module directory (put first
+ * on package.cpath): the module brings libcurl, OpenSSL, libyaml and jansson,
+ * whose loading would otherwise cost every start-up ~8 ms, `cceauto -e ""`
+ * included; this way the host starts as fast as lua5.4 and the module is the
+ * very one a stock lua5.4 requires.
+ */
 static void preload_modules(lua_State *L) {
+    lua_getglobal(L, "package");
+    push_own_dir(L, CCE_MODULE_BUILD_DIR, CCE_MODULE_RELATIVE_DIR, CCE_MODULE_INSTALL_DIR);
+    lua_getfield(L, -2, "cpath");
+    lua_pushfstring(L, "%s/?.so;%s", lua_tostring(L, -2), lua_tostring(L, -1));
+    lua_setfield(L, -4, "cpath");
+    lua_pop(L, 3);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    lua_pushcfunction(L, luaopen_cce);
-    lua_setfield(L, -2, "cce");
     lua_pushcfunction(L, luaopen_cjson);
     lua_setfield(L, -2, "cjson");
     lua_pushcfunction(L, luaopen_cjson_safe);
@@ -727,7 +757,8 @@ static void repl_report(lua_State *L, int status) {
 
 static void doREPL(lua_State *L) {
     int status;
-    print_version();
+    print_version(L);
+    lua_settop(L, 0);
     while ((status = loadline(L)) != -1) {
         if (status == LUA_OK)
             status = docall(L, 0, LUA_MULTRET);
@@ -771,17 +802,17 @@ static int pmain(lua_State *L) {
         h->status = CCE_EXIT_OK;
         return 0;
     }
-    if (args & has_v) {
-        print_version();
-        h->status = CCE_EXIT_OK;
-        return 0;
-    }
     if (args & has_E) { /* the package library reads this before LUA_PATH */
         lua_pushboolean(L, 1);
         lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
     }
     luaL_openlibs(L);
     preload_modules(L);
+    if (args & has_v) {
+        print_version(L);
+        h->status = CCE_EXIT_OK;
+        return 0;
+    }
     has_script = script < argc;
     if (has_script && !(strcmp(argv[script], "-") == 0 && strcmp(argv[script - 1], "--") != 0)) {
         if (!find_script(L, argv[script], sdir, args & has_E)) {

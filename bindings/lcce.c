@@ -216,6 +216,12 @@ static int l_version(lua_State *L)
     return 1;
 }
 
+static int l_build_info(lua_State *L)
+{
+    lua_pushstring(L, cce_build_info());
+    return 1;
+}
+
 int luaopen_cce(lua_State *L)
 {
     if (cce_global_init() != 0)
@@ -225,6 +231,8 @@ int luaopen_cce(lua_State *L)
     lua_setfield(L, -2, "VERSION");
     lua_pushcfunction(L, l_version);
     lua_setfield(L, -2, "version");
+    lua_pushcfunction(L, l_build_info);
+    lua_setfield(L, -2, "build_info");
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
     lua_pushinteger(L, CCE_DURATION_MAX);

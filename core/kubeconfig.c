@@ -306,10 +306,9 @@ static cce_kubeconfig *kc_alloc(json_t *root)
     return kc;
 }
 
-cce_kubeconfig *cce_kubeconfig_from_json(json_t *root, const char *source, cce_error *err)
+/* Takes `root` (an empty document, null, is an empty config); the checked document or NULL. */
+static json_t *normalised(json_t *root, const char *source, cce_error *err)
 {
-    if (!source)
-        source = "<input>";
     if (!root) {
         nomem(err);
         return NULL;
@@ -322,6 +321,13 @@ cce_kubeconfig *cce_kubeconfig_from_json(json_t *root, const char *source, cce_e
         json_decref(root);
         return NULL;
     }
+    return root;
+}
+
+cce_kubeconfig *cce_kubeconfig_from_json(json_t *root, const char *source, cce_error *err)
+{
+    if ((root = normalised(root, source ? source : "<input>", err)) == NULL)
+        return NULL;
     cce_kubeconfig *kc = kc_alloc(root);
     if (!kc)
         nomem(err);
@@ -361,15 +367,7 @@ static json_t *parse_doc(const char *text, size_t len, const char *source, cce_e
     } else if ((root = cce_yaml_load_typed(text, len, source, kubeconfig_string_keys, err)) == NULL) {
         return NULL;
     }
-    if (json_is_null(root)) {
-        json_decref(root);
-        root = json_object();
-    }
-    if (normalise(root, source, err) < 0) {
-        json_decref(root);
-        return NULL;
-    }
-    return root;
+    return normalised(root, source, err);
 }
 
 cce_kubeconfig *cce_kubeconfig_parse(const char *text, size_t len, const char *source, cce_error *err)

@@ -431,9 +431,15 @@ end
 
 # ------------------------------------------------------------ built-in modules
 
-begin "cce and cjson are preloaded, not loaded"
-run "$BIN" -e 'print(package.loaded.cce, package.loaded.cjson, type(package.preload.cce), type(package.preload.cjson), type(package.preload["cjson.safe"]))'
-rc_is 0; err_empty; out_is $'nil\tnil\tfunction\tfunction\tfunction'
+begin "cjson is preloaded, cce found first on package.cpath; neither loaded at start"
+run "$BIN" -e 'print(package.loaded.cce, package.loaded.cjson, type(package.preload.cjson), type(package.preload["cjson.safe"]),
+  package.searchpath("cce", package.cpath) ~= nil, package.cpath:match("^[^;]*/%?%.so;") ~= nil)'
+rc_is 0; err_empty; out_is $'nil\tnil\tfunction\tfunction\ttrue\ttrue'
+end
+
+begin "require \"cce\" loads the module beside cceauto, whatever LUA_CPATH says"
+run env LUA_CPATH=/nonexistent/?.so "$BIN" -e 'local cce = require "cce" print(type(cce.client), type(cce.fetch), cce.VERSION)'
+rc_is 0; err_empty; out_matches $'^function\tfunction\t[0-9]+\\.[0-9]+\\.[0-9]+$'
 end
 
 begin "require \"cjson\" encodes and decodes"

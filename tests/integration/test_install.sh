@@ -22,4 +22,7 @@ mkdir -p "$WORK/elsewhere"
 cd "$WORK/elsewhere"
 out=$("$PREFIX/bin/cceauto" nosuch_script.lua 2>&1)
 check "installed binary looks in its own scripts dir" grep -q "$PREFIX/share/cceauto/scripts" <<<"$out"
+out=$(env -u LUA_CPATH -u LUA_CPATH_5_4 "$PREFIX/bin/cceauto" -e 'print(require("cce").VERSION)' 2>&1)
+check "installed cceauto loads its installed cce module" test "$out" = "$(grep -o '"[0-9.]*"' "$CCE_SOURCE_DIR/core/include/cce.h" | head -1 | tr -d '"')"
+check "installed cceauto -v names the libraries" grep -q "libcurl/" <("$PREFIX/bin/cceauto" -v)
 finish
