@@ -124,6 +124,42 @@ static void set_str(lua_State *L, const char *k, const char *v)
 }
 
 /* A cluster table; it keeps a reference to its client so batch calls can use it. */
+/*
+ * cluster.raw is made on first use: a fleet's clusters are listed often and
+ * their raw objects rarely read, and turning each into Lua tables was most of
+ * the cost of c:clusters().  Until then the JSON stays in a userdata, found
+ * through a weak table keyed by the cluster table.
+ */
+#define RAW_MT "cce.ClusterRaw"
+#define RAW_PENDING "cce.raw_pending"
+#define CLUSTER_MT "cce.Cluster"
+
+static int raw_gc(lua_State *L)
+{
+    json_t **p = luaL_checkudata(L, 1, RAW_MT);
+    json_decref(*p);
+    *p = NULL;
+    return 0;
+}
+
+static int cluster_index(lua_State *L)
+{
+    if (lua_type(L, 2) != LUA_TSTRING || strcmp(lua_tostring(L, 2), "raw") != 0)
+        return 0;
+    lua_getfield(L, LUA_REGISTRYINDEX, RAW_PENDING);
+    lua_pushvalue(L, 1);
+    if (lua_rawget(L, -2) != LUA_TUSERDATA)
+        return 0;
+    json_t **p = luaL_checkudata(L, -1, RAW_MT);
+    lcce_push_json(L, *p);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, 1, "raw"); /* from now on a plain field */
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    lua_rawset(L, -5);
+    return 1;
+}
+
 static void push_cluster(lua_State *L, int client_idx, const cce_cluster *cl, json_t *raw)
 {
     lua_createtable(L, 0, 12);
@@ -137,13 +173,21 @@ static void push_cluster(lua_State *L, int client_idx, const cce_cluster *cl, js
     set_str(L, "internal", cl->endpoint_internal);
     set_str(L, "external", cl->endpoint_external);
     lua_setfield(L, -2, "endpoints");
-    if (raw)
-        lcce_push_json(L, raw);
-    else
-        lcce_push_json_text(L, cl->raw_json);
-    lua_setfield(L, -2, "raw");
     lua_pushvalue(L, client_idx);
     lua_setfield(L, -2, "client");
+    if (!raw) {
+        lcce_push_json_text(L, cl->raw_json);
+        lua_setfield(L, -2, "raw");
+        return;
+    }
+    luaL_setmetatable(L, CLUSTER_MT);
+    lua_getfield(L, LUA_REGISTRYINDEX, RAW_PENDING);
+    lua_pushvalue(L, -2);
+    json_t **p = lua_newuserdatauv(L, sizeof *p, 0);
+    *p = json_incref(raw);
+    luaL_setmetatable(L, RAW_MT);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
 }
 
 static int l_clusters(lua_State *L)
@@ -250,6 +294,19 @@ void lcce_client_open(lua_State *L)
         {"__gc", l_close}, {"__close", l_close}, {"__tostring", l_tostring}, {NULL, NULL},
     };
     lcce_new_class(L, LCCE_CLIENT_MT, methods, meta);
+    luaL_newmetatable(L, RAW_MT);
+    lua_pushcfunction(L, raw_gc);
+    lua_setfield(L, -2, "__gc");
+    luaL_newmetatable(L, CLUSTER_MT);
+    lua_pushcfunction(L, cluster_index);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 2);
+    lua_newtable(L); /* cluster table -> pending raw JSON, weak keys */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, RAW_PENDING);
     lua_pushcfunction(L, l_client);
     lua_setfield(L, -2, "client");
 }

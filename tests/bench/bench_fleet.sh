@@ -31,17 +31,18 @@ echo "fleet benchmark: $n clusters, ${latency} ms added latency, concurrency $co
 echo "  host: $(nproc) CPUs, load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 ideal=$(awk -v n="$n" -v c="$conc" -v l="$latency" 'BEGIN { printf "%.3f", n / c * l / 1000 }')
 
-walls=() cpus=() peaks=()
+walls=() cpus=() peaks=() bcpus=()
 for r in $(seq "$runs"); do
   line=$("$cceauto" "$here/fleet_fetch.lua" "$n" "$conc")
   walls+=("$("$py" -c 'import json,sys; print(json.loads(sys.argv[1])["wall"])' "$line")")
   cpus+=("$("$py" -c 'import json,sys; print(json.loads(sys.argv[1])["cpu"])' "$line")")
   peaks+=("$("$py" -c 'import json,sys; print(json.loads(sys.argv[1])["peak_mb"])' "$line")")
+  bcpus+=("$("$py" -c 'import json,sys; print(json.loads(sys.argv[1])["cpu_batch"])' "$line")")
   echo "  run $r: $line"
 done
 med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 rng() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%.3f..%.3f", a, b }'; }
-wall=$(med "${walls[@]}") cpu=$(med "${cpus[@]}") peak=$(med "${peaks[@]}")
+wall=$(med "${walls[@]}") cpu=$(med "${cpus[@]}") peak=$(med "${peaks[@]}") bcpu=$(med "${bcpus[@]}")
 
 # The simulator's own pace: the same batch with no added latency (what is left of the
 # gap to the ideal above is mostly the simulator serving 32 requests at once in Python).
@@ -71,11 +72,12 @@ rot_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 rot_n=$("$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["summary"]["added"])' "$work/rot.json")
 
 awk -v w="$wall" -v i="$ideal" -v c="$curl_wall" -v cpu="$cpu" -v n="$n" -v p="$peak" -v cn="$curl_n" \
-    -v wr="$(rng "${walls[@]}")" -v rw="$rot_wall" -v rn="$rot_n" -v z="$zero" 'BEGIN {
+    -v wr="$(rng "${walls[@]}")" -v rw="$rot_wall" -v rn="$rot_n" -v z="$zero" -v bc="$bcpu" -v cr="$(rng "${cpus[@]}")" 'BEGIN {
   printf "\ncceauto batch    median %.3f s (range %s)   ideal %.3f s   ratio %.2fx  (target <= 1.15x: %s)\n", w, wr, i, w / i, (w / i <= 1.15 ? "met" : "MISSED")
   printf "                 the same batch with 0 ms added latency takes %.3f s: the simulator'"'"'s own serving time\n", z
   printf "sequential curl  %.3f s for %d requests%s   cceauto is %.1fx faster  (target >= 25x: %s)\n", c, n, (cn < n ? " (scaled from " cn ")" : ""), c / w, (c / w >= 25 ? "met" : "MISSED")
-  printf "client CPU       %.3f s user+sys for %d certificates = %.3f ms each, start-up included  (target < 0.5 ms: %s)\n", cpu, n, cpu * 1000 / n, (cpu * 1000 / n < 0.5 ? "met" : "MISSED")
+  printf "client CPU       %.3f s user+sys (range %s) for %d certificates = %.3f ms each, start-up and listing the clusters included  (target < 0.5 ms: %s)\n", cpu, cr, n, cpu * 1000 / n, (cpu * 1000 / n < 0.5 ? "met" : "MISSED")
+  printf "                 the batch alone: %.3f s = %.3f ms per certificate\n", bc, bc * 1000 / n
   printf "peak memory      %.1f MB (VmHWM)\n", p
   printf "rotate_all.lua   %.3f s end to end for %d clusters (%d added: fetch, merge, one save; every Available cluster of the simulator)\n", rw, rn, rn
 }'
