@@ -108,7 +108,7 @@ end
 -- and the batch's statistics (see entries.fetch; `interrupted` after a signal).
 function M.run(kc, selected, all, opts)
   local rows = M.plan(kc, selected, all, opts)
-  local results, todo, todo_rows = {}, {}, {}
+  local results, pending, pending_rows = {}, {}, {}
   for i, row in ipairs(rows) do
     if row.state == "fresh" then
       results[i] = result(row, "kept", { expires_after = row.expires_before })
@@ -121,23 +121,23 @@ function M.run(kc, selected, all, opts)
       elseif opts.dry_run then
         results[i] = result(row, row.existing and "would-renew" or "would-add")
       else
-        todo[#todo + 1] = row.cluster
-        todo_rows[#todo] = i
+        pending[#pending + 1] = row.cluster
+        pending_rows[#pending] = i
       end
     end
   end
-  if #todo == 0 then return results, { interrupted = false } end
+  if #pending == 0 then return results, { interrupted = false } end
 
   local by_id = {}
-  for _, i in ipairs(todo_rows) do by_id[rows[i].cluster.id] = rows[i] end
-  local got, stats = entries.fetch(todo, {
+  for _, i in ipairs(pending_rows) do by_id[rows[i].cluster.id] = rows[i] end
+  local got, stats = entries.fetch(pending, {
     duration = opts.duration, endpoint = opts.endpoint, concurrency = opts.concurrency,
     progress = opts.progress, deadline = opts.deadline,
     names = function(cl) return by_id[cl.id].names end,
     context = function(cl) return by_id[cl.id].context end,
   })
   for n, g in ipairs(got) do
-    local i = todo_rows[n]
+    local i = pending_rows[n]
     local row = rows[i]
     if g.entry then
       local cert = entries.cert(g.entry)
