@@ -189,7 +189,8 @@ typedef struct cce_batch_opts {
     cce_batch_progress_fn progress;  /* may be NULL */
     void *progress_ud;
     long progress_interval_ms;       /* default 200; the last call comes when all are done */
-    int stop_on_signals;             /* 1: SIGINT/SIGTERM stop the batch while it runs */
+    int stop_on_signals;             /* 1: SIGINT/SIGTERM stop the batch while it runs (process-wide
+                                        handlers: one such batch at a time) */
 } cce_batch_opts;
 
 typedef struct cce_batch_stats {
