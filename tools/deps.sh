@@ -5,7 +5,7 @@ set -eu
 pkgs=(build-essential cmake pkg-config liblua5.4-dev lua5.4 lua-cjson-dev libcurl4-openssl-dev
       libssl-dev libyaml-dev libjansson-dev lua-argparse python3 python3-cryptography python3-yaml curl openssl ca-certificates)
 if [ "${1:-}" = --test ]; then
-  pkgs+=(lua-unit lua-check valgrind)
+  pkgs+=(lua-unit lua-check valgrind nghttp2-server)
   # Any kubectl will do; Debian's is kubernetes-client.
   command -v kubectl >/dev/null 2>&1 || pkgs+=(kubernetes-client)
 fi
