@@ -94,44 +94,21 @@ static void finish(slot *s, CURLcode cc, cce_batch_item *items, item_state *st, 
     curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->resp.status);
     s->item = -1;
 
-    if (cc == CURLE_OK && s->resp.status >= 200 && s->resp.status < 300) {
+    long delay;
+    long max_delay = deadline_ms > 0 ? (long)(st[i].first_ms + deadline_ms - now) : -1;
+    int outcome = cce_http_outcome(it->client, it->attempts - 1, cc, &s->resp, s->errbuf, what,
+                                   max_delay < 0 && deadline_ms > 0 ? 0 : max_delay, &delay, &it->err);
+    if (outcome == 0)
         it->kc = cce_clustercert_response(&s->resp, what, &it->err);
+    if (outcome <= 0) {
         st[i].state = ST_DONE;
         return;
     }
-    if (s->resp.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
-        cce_set_error(&it->err, "TOO_LARGE", (int)s->resp.status, "%s: the response is larger than the client's limit",
-                      what);
-        st[i].state = ST_DONE;
-        return;
-    }
-    const char *why = NULL;
-    long delay = cce_retry_delay_ms(it->client, it->attempts - 1, cc, s->resp.status, s->resp.retry_after_ms, &why);
-    if (delay >= 0 && deadline_ms > 0 && now + delay >= st[i].first_ms + deadline_ms) {
-        delay = -1;
-        why = "the item's deadline would pass before the next attempt";
-    }
-    if (delay >= 0) {
-        cce_log(it->client, CCE_LOG_INFO, "%s: %s, retrying in %ld ms", what,
-                cc != CURLE_OK ? (s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc)) : "HTTP error", delay);
-        st[i].state = ST_WAITING;
-        st[i].due_ms = now + delay;
-        stats->retries++;
-        return;
-    }
-    if (cc != CURLE_OK)
-        cce_error_from_transport(cc, s->errbuf, &s->resp, what, &it->err);
-    else
-        cce_error_from_response(&s->resp, what, &it->err);
-    if (why && it->err.message) {
-        size_t len = strlen(it->err.message) + strlen(why) + 4;
-        char *m = realloc(it->err.message, len);
-        if (m) {
-            strcat(strcat(strcat(m, " ("), why), ")");
-            it->err.message = m;
-        }
-    }
-    st[i].state = ST_DONE;
+    cce_log(it->client, CCE_LOG_INFO, "%s: %s, retrying in %ld ms", what,
+            cc != CURLE_OK ? (s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc)) : "HTTP error", delay);
+    st[i].state = ST_WAITING;
+    st[i].due_ms = now + delay;
+    stats->retries++;
 }
 
 static void report(const cce_batch_opts *o, size_t n, size_t done, size_t failed, size_t active, size_t waiting,

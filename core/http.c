@@ -625,6 +625,37 @@ void cce_http_prepare(cce_client *c, CURL *h, const char *method, const char *ur
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 }
 
+int cce_http_outcome(cce_client *c, int attempt, int cc, const cce_http_resp *resp, const char *errbuf,
+                     const char *what, long max_delay_ms, long *delay, cce_error *err)
+{
+    if (cc == CURLE_OK && resp->status >= 200 && resp->status < 300)
+        return 0;
+    if (resp->too_large || cc == CURLE_FILESIZE_EXCEEDED)
+        return cce_set_error(err, "TOO_LARGE", (int)resp->status,
+                             "%s: the response is larger than the %zu-byte limit (max_response)", what, c->max_response);
+    const char *why = NULL;
+    *delay = cce_retry_delay_ms(c, attempt, cc, resp->status, resp->retry_after_ms, &why);
+    if (*delay >= 0 && max_delay_ms >= 0 && *delay > max_delay_ms) {
+        *delay = -1;
+        why = "the deadline would pass before the next attempt";
+    }
+    if (*delay >= 0)
+        return 1;
+    if (cc != CURLE_OK)
+        cce_error_from_transport(cc, errbuf, resp, what, err);
+    else
+        cce_error_from_response(resp, what, err);
+    if (why && err && err->message) {
+        size_t n = strlen(err->message) + strlen(why) + 4;
+        char *m = realloc(err->message, n);
+        if (m) {
+            strcat(strcat(strcat(m, " ("), why), ")");
+            err->message = m;
+        }
+    }
+    return -1;
+}
+
 int cce_http_call(cce_client *c, const char *method, const char *path, const char *body, const char *what,
                   cce_http_resp *resp, cce_error *err)
 {
@@ -654,32 +685,10 @@ int cce_http_call(cce_client *c, const char *method, const char *path, const cha
             cce_log(c, CCE_LOG_DEBUG, "%s %s -> %s (%ld ms, attempt %d)", method, url.data,
                     errbuf[0] ? errbuf : curl_easy_strerror(cc), ms, attempt + 1);
 
-        if (cc == CURLE_OK && resp->status >= 200 && resp->status < 300) {
-            rc = 0;
-            break;
-        }
-        const char *why;
-        if (resp->too_large || cc == CURLE_FILESIZE_EXCEEDED) {
-            cce_set_error(err, "TOO_LARGE", (int)resp->status,
-                          "%s: the response is larger than the %zu-byte limit (max_response)", what, c->max_response);
-            break;
-        }
-        long delay = cce_retry_delay_ms(c, attempt, cc, resp->status, resp->retry_after_ms, &why);
-        if (delay < 0) {
-            if (cc != CURLE_OK)
-                cce_error_from_transport(cc, errbuf, resp, what, err);
-            else
-                cce_error_from_response(resp, what, err);
-            if (why && err && err->message) {
-                size_t n = strlen(err->message) + strlen(why) + 4;
-                char *m = realloc(err->message, n);
-                if (m) {
-                    strcat(m, " (");
-                    strcat(m, why);
-                    strcat(m, ")");
-                    err->message = m;
-                }
-            }
+        long delay;
+        int outcome = cce_http_outcome(c, attempt, cc, resp, errbuf, what, -1, &delay, err);
+        if (outcome <= 0) {
+            rc = outcome;
             break;
         }
         cce_log(c, CCE_LOG_INFO, "%s: %s, retrying in %ld ms (attempt %d of %d)", what,

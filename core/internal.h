@@ -113,6 +113,14 @@ int cce_http_call(cce_client *c, const char *method, const char *path, const cha
 long cce_retry_delay_ms(cce_client *c, int attempt, int curl_code, long status,
                         long retry_after_ms, const char **why);
 
+/*
+ * What one attempt's end means, for the one-shot and the batch paths alike:
+ * 0 success (2xx); 1 retry after *delay ms; -1 final, with *err filled (a
+ * retry that would have to wait longer than max_delay_ms, when >= 0, is final).
+ */
+int cce_http_outcome(cce_client *c, int attempt, int curl_code, const cce_http_resp *resp, const char *errbuf,
+                     const char *what, long max_delay_ms, long *delay, cce_error *err);
+
 /* Turns a non-2xx response into an error (every CCE/IAM/APIG body format). */
 int cce_error_from_response(const cce_http_resp *r, const char *what, cce_error *err);
 /* Turns a transport failure (curl code, curl's error text) into an error. */

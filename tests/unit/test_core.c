@@ -176,6 +176,36 @@ static void test_retry_policy(void)
     cce_client_free(c);
 }
 
+static void test_attempt_outcome(void)
+{
+    cce_client *c = make_client(2, 100, 1000);
+    cce_http_resp r = {0};
+    cce_error e = {0};
+    long delay = -1;
+    resp_set(&r, 200, "application/json", NULL, "{}");
+    CHECK(cce_http_outcome(c, 0, CURLE_OK, &r, "", "w", -1, &delay, &e) == 0);
+    resp_set(&r, 503, "application/json", NULL, NULL);
+    CHECK(cce_http_outcome(c, 0, CURLE_OK, &r, "", "w", -1, &delay, &e) == 1);
+    CHECK(delay >= 50 && delay <= 100);
+    /* a retry that would end past the deadline is final, and says so */
+    CHECK(cce_http_outcome(c, 0, CURLE_OK, &r, "", "w", 10, &delay, &e) == -1);
+    CHECK_STR(e.code, "HTTP_503");
+    CHECK_CONTAINS(e.message, "(the deadline would pass before the next attempt)");
+    /* out of retries */
+    CHECK(cce_http_outcome(c, 2, CURLE_OK, &r, "", "w", -1, &delay, &e) == -1);
+    r.too_large = 1;
+    CHECK(cce_http_outcome(c, 0, CURLE_WRITE_ERROR, &r, "", "w", -1, &delay, &e) == -1);
+    CHECK_STR(e.code, "TOO_LARGE");
+    resp_set(&r, 0, "", NULL, NULL);
+    CHECK(cce_http_outcome(c, 0, CURLE_RECV_ERROR, &r, "Connection reset", "w", -1, &delay, &e) == 1);
+    CHECK(cce_http_outcome(c, 0, CURLE_PEER_FAILED_VERIFICATION, &r, "bad cert", "w", -1, &delay, &e) == -1);
+    CHECK_STR(e.code, "TLS");
+    CHECK_CONTAINS(e.message, "w: bad cert");
+    cce_error_clear(&e);
+    cce_http_resp_free(&r);
+    cce_client_free(c);
+}
+
 static void test_client_config(void)
 {
     cce_error e = {0};
@@ -347,6 +377,7 @@ int main(void)
     test_validation();
     test_error_bodies();
     test_retry_policy();
+    test_attempt_outcome();
     test_client_config();
     test_cluster_shapes();
     test_response_model();
