@@ -211,6 +211,9 @@ void cce_client_free(cce_client *c)
         return;
     if (c->easy)
         curl_easy_cleanup(c->easy);
+    /* The token should not outlive the client in freed memory. */
+    for (struct curl_slist *h = c->headers; h; h = h->next)
+        OPENSSL_cleanse(h->data, strlen(h->data));
     curl_slist_free_all(c->headers);
     free(c->endpoint);
     free(c->project_id);
