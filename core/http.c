@@ -316,7 +316,7 @@ cce_client *cce_client_new(const cce_client_opts *o, cce_error *err)
                 h = t;
         }
         c->headers = h;
-        memset(tokhdr, 0, sizeof tokhdr);
+        OPENSSL_cleanse(tokhdr, sizeof tokhdr); /* memset could be optimised away */
     }
     if (ok)
         ok = (c->easy = curl_easy_init()) != NULL;
