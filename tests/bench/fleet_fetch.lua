@@ -19,7 +19,8 @@ end
 assert(#items == n, "the simulator has only " .. #items .. " Available clusters")
 local c0 = os.clock()
 local res, st = cce.fetch(items, { duration = 30, concurrency = conc })
-local cpu_batch = os.clock() - c0
+local cpu_total = os.clock() -- the client's work ends here; what follows is the benchmark's check
+local cpu_batch = cpu_total - c0
 local ok = 0
 for _, r in ipairs(res) do
   if r.kubeconfig and r.kubeconfig:cert("user") then ok = ok + 1 end
@@ -29,6 +30,6 @@ for line in io.lines("/proc/self/status") do
   local kb = line:match("^VmHWM:%s+(%d+)")
   if kb then hwm = tonumber(kb) / 1024 end
 end
-print(cjson.encode{ n = n, ok = ok, wall = st.elapsed, cpu = os.clock(), cpu_batch = cpu_batch, requests = st.requests,
+print(cjson.encode{ n = n, ok = ok, wall = st.elapsed, cpu = cpu_total, cpu_batch = cpu_batch, requests = st.requests,
                     retries = st.retries, connections = st.connections, peak_mb = hwm })
 os.exit(ok == n and 0 or 1)
