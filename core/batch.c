@@ -3,14 +3,17 @@
  *
  * The shape is libcurl's 10-at-a-time: a fixed pool of easy handles (so TLS
  * sessions and the multi's connection cache are reused), refilled from the
- * queue whenever a transfer ends.  A failed attempt that may be retried is
- * parked with a due time instead of sleeping, so one slow retry never holds
- * up the others; curl_multi_poll() wakes up for the earliest due time.
+ * queue whenever a transfer ends, driven by curl_multi_socket_action() and
+ * epoll (hiperfifo's way).  A failed attempt that may be retried is parked
+ * with a due time instead of sleeping, so one slow retry never holds up the
+ * others; the wait ends at the earliest due time.
  * Everything that is not curl's own work (parsing answers, retry decisions,
  * progress) happens between transfers, on this thread, never in a callback.
  */
 #include <errno.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,36 @@ typedef struct item_state {
 
 static volatile sig_atomic_t stop_signal;
 
+/*
+ * Event-driven transfers (curl_multi_socket_action with epoll): curl is told
+ * which socket is ready instead of being asked to look at every transfer on
+ * each wake-up, which with dozens of connections was most of the loop's CPU.
+ */
+typedef struct events {
+    int epfd;
+    long long timer_ms;  /* when curl wants its timeout action; -1: none */
+} events;
+
+static int on_socket(CURL *h, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)h;
+    events *ev = userp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(ev->epfd, EPOLL_CTL_DEL, fd, NULL);
+        return 0;
+    }
+    struct epoll_event e;
+    memset(&e, 0, sizeof e);
+    e.data.fd = fd;
+    e.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    (void)socketp;
+    if (epoll_ctl(ev->epfd, EPOLL_CTL_ADD, fd, &e) < 0 && errno == EEXIST)
+        epoll_ctl(ev->epfd, EPOLL_CTL_MOD, fd, &e);
+    return 0;
+}
+
+static int on_timer(CURLM *m, long timeout_ms, void *userp);
+
 static void on_stop_signal(int sig) { stop_signal = sig; }
 
 static long long now_ms(void)
@@ -45,6 +78,14 @@ static long long now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+    (void)m;
+    events *ev = userp;
+    ev->timer_ms = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    return 0;
 }
 
 static void item_what(const cce_batch_item *it, char *what, size_t n)
@@ -111,6 +152,32 @@ static void finish(slot *s, CURLcode cc, cce_batch_item *items, item_state *st, 
     stats->retries++;
 }
 
+/* Takes the ended transfers out of the multi and files their outcomes. */
+static void drain(CURLM *m, cce_batch_item *items, item_state *st, long deadline_ms, cce_batch_stats *stats,
+                  long *waiting, size_t *nwait, size_t *done, size_t *failed, size_t *active)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        slot *s = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+        CURLcode cc = msg->data.result;
+        curl_multi_remove_handle(m, msg->easy_handle);
+        (*active)--;
+        long i = s->item;
+        finish(s, cc, items, st, deadline_ms, now_ms(), stats);
+        if (st[i].state == ST_WAITING) {
+            waiting[(*nwait)++] = i;
+        } else {
+            (*done)++;
+            if (!items[i].kc)
+                (*failed)++;
+        }
+    }
+}
+
 static void report(const cce_batch_opts *o, size_t n, size_t done, size_t failed, size_t active, size_t waiting,
                    long long t0, long long now, int *stop)
 {
@@ -148,6 +215,7 @@ int cce_clustercert_batch(cce_batch_item *items, size_t n, const cce_batch_opts 
     long *waiting = calloc(n ? n : 1, sizeof *waiting); /* indices of ST_WAITING items */
     CURLM *m = cce_global_init() == 0 ? curl_multi_init() : NULL;
     int rc = 0, stop = 0;
+    events ev = {-1, -1};
     size_t nwait = 0, done = 0, failed = 0, active = 0, next = 0;
     struct sigaction old_int, old_term;
     if (!st || !slots || !waiting || !m) {
@@ -173,6 +241,17 @@ int cce_clustercert_batch(cce_batch_item *items, size_t n, const cce_batch_opts 
     }
     curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)(conc > 0 ? conc : 1));
     curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    if ((ev.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+        for (size_t i = 0; i < n; i++)
+            cce_set_error(&items[i].err, "NOMEM", 0, "cannot create an epoll instance: %s", strerror(errno));
+        failed = n;
+        rc = -1;
+        goto out;
+    }
+    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, &ev);
+    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(m, CURLMOPT_TIMERDATA, &ev);
 
     /* Refused before anything is sent: bad ids and durations, items without a client. */
     for (size_t i = 0; i < n; i++) {
@@ -234,27 +313,11 @@ int cce_clustercert_batch(cce_batch_item *items, size_t n, const cce_batch_opts 
         }
 
         int running = 0;
-        curl_multi_perform(m, &running);
-        CURLMsg *msg;
-        int left;
-        while ((msg = curl_multi_info_read(m, &left)) != NULL) {
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            slot *s = NULL;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-            CURLcode cc = msg->data.result;
-            curl_multi_remove_handle(m, msg->easy_handle);
-            active--;
-            long i = s->item;
-            finish(s, cc, items, st, o->deadline_ms, now_ms(), stats);
-            if (st[i].state == ST_WAITING) {
-                waiting[nwait++] = i;
-            } else {
-                done++;
-                if (!items[i].kc)
-                    failed++;
-            }
+        if (ev.timer_ms >= 0 && ev.timer_ms <= now_ms()) {
+            ev.timer_ms = -1;
+            curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running);
         }
+        drain(m, items, st, o->deadline_ms, stats, waiting, &nwait, &done, &failed, &active);
 
         now = now_ms();
         if (stop_signal)
@@ -273,9 +336,21 @@ int cce_clustercert_batch(cce_batch_item *items, size_t n, const cce_batch_opts 
                 wait = d < 0 ? 0 : d;
         }
         if (o->stop_on_signals && wait > 100)
-            wait = 100; /* a signal does not wake curl_multi_poll: look again soon */
-        if (active > 0 || wait > 0)
-            curl_multi_poll(m, NULL, 0, (int)wait, NULL);
+            wait = 100; /* epoll_wait may miss a signal that arrives just before it: look again soon */
+        if (ev.timer_ms >= 0) {
+            long t = (long)(ev.timer_ms - now);
+            if (t < wait)
+                wait = t < 0 ? 0 : t;
+        }
+        struct epoll_event ready[64];
+        int nready = epoll_wait(ev.epfd, ready, 64, (int)wait);
+        for (int r = 0; r < nready; r++) {
+            int flags = (ready[r].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                        (ready[r].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                        (ready[r].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+            curl_multi_socket_action(m, ready[r].data.fd, flags, &running);
+        }
+        drain(m, items, st, o->deadline_ms, stats, waiting, &nwait, &done, &failed, &active);
     }
 
     if (stop) {
@@ -313,6 +388,8 @@ out:
     }
     if (m)
         curl_multi_cleanup(m);
+    if (ev.epfd >= 0)
+        close(ev.epfd);
     free(slots);
     free(st);
     free(waiting);
