@@ -6,7 +6,6 @@
 -- gets a new certificate in the kubeconfig (its entry is added when missing); the entries
 -- of other clusters and everything else in the file stay as they were. The same rotation
 -- as rotate_all.lua (scripts/cceauto/rotate.lua) with --force, on a version filter.
-local cce = require "cce"
 local cli = require "cceauto.cli"
 local fleet = require "cceauto.fleet"
 local rotate = require "cceauto.rotate"
@@ -26,15 +25,7 @@ cli.add(parser, "quiet")
 local args = cli.parse(parser)
 args.phase = "Available"
 
-local path = cli.kubeconfig_path(args.kubeconfig)
-local kc, err = cce.kubeconfig.load(path)
-if not kc then cli.die(err, cli.EXIT_USAGE) end
-
-local client = cli.client(args)
-local clusters
-clusters, err = client:clusters()
-if not clusters then cli.die(err) end
-local selected = fleet.select(clusters, args)
+local kc, path, selected, clusters = rotate.prepare(args)
 cli.log("%d clusters on %s", #selected, args.version)
 
 os.exit(rotate.main(kc, path, selected, clusters, {

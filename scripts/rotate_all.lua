@@ -14,7 +14,6 @@
 -- stdout: the report (a table, or JSON); stderr: progress and messages.
 -- Exit status: 0 every selected cluster is fresh, 1 some failed (the others are saved),
 -- 2 a usage or configuration error.
-local cce = require "cce"
 local cli = require "cceauto.cli"
 local fleet = require "cceauto.fleet"
 local rotate = require "cceauto.rotate"
@@ -43,20 +42,12 @@ cli.add_output(parser, { "table", "json" })
 cli.add(parser, "quiet")
 local args = cli.parse(parser)
 
-local path = cli.kubeconfig_path(args.kubeconfig)
 if args.duration ~= -1 and args.duration <= args.renew_within then
   cli.warn("certificates of %d days expire within --renew-within %g days: they will be renewed on every run",
     args.duration, args.renew_within)
 end
 
-local kc, err = cce.kubeconfig.load(path)
-if not kc then cli.die(err, cli.EXIT_USAGE) end
-
-local client = cli.client(args)
-local clusters
-clusters, err = client:clusters()
-if not clusters then cli.die(err) end
-local selected = fleet.select(clusters, args)
+local kc, path, selected, clusters = rotate.prepare(args)
 cli.log("%d of %d clusters selected", #selected, #clusters)
 
 os.exit(rotate.main(kc, path, selected, clusters, {

@@ -13,11 +13,26 @@
 -- certificate expires within `renew_within` days; `force` renews every one. Nothing else
 -- in the kubeconfig changes: other entries, current-context and the user's own fields of
 -- a renewed context (namespace, other extensions) stay as they were.
+local cce = require "cce"
 local entries = require "cceauto.entries"
 local output = require "cceauto.output"
 local cli = require "cceauto.cli"
+local fleet = require "cceauto.fleet"
 
 local M = {}
+
+-- What every rotating script starts with: the kubeconfig (args.kubeconfig), the project's
+-- clusters and those `args` select (fleet.select). Dies with the right exit status on
+-- failure. Returns kc, path, selected, clusters.
+function M.prepare(args)
+  local path = cli.kubeconfig_path(args.kubeconfig)
+  local kc, err = cce.kubeconfig.load(path)
+  if not kc then cli.die(err, cli.EXIT_USAGE) end
+  local clusters
+  clusters, err = cli.client(args):clusters()
+  if not clusters then cli.die(err) end
+  return kc, path, fleet.select(clusters, args), clusters
+end
 
 -- Actions, in the order the summary lists them.
 M.ACTIONS = { "added", "renewed", "kept", "failed", "would-add", "would-renew" }
