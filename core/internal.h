@@ -145,6 +145,20 @@ cce_kubeconfig *cce_clustercert_response(const cce_http_resp *r, const char *wha
 int cce_clustercert_request(const char *cluster_id, long days, char *path, size_t path_len, char *body, size_t body_len,
                             cce_error *err);
 
+/*
+ * Checks of a clustercert answer (x509.c), with OpenSSL: `cert_b64` and
+ * `key_b64` (client-certificate-data, client-key-data) are strict base64 of
+ * PEM, the certificate parses, its validity period is sane at `now` (not
+ * expired, not starting more than CCE_CLOCK_SKEW_S ahead, ending after it
+ * begins), the unencrypted private key parses and matches the certificate's
+ * public key.  cce_ca_check: certificate-authority-data is base64 of PEM
+ * certificates only.  0, -1 with the reason in `why` (never key material), or
+ * -2 out of memory.
+ */
+#define CCE_CLOCK_SKEW_S 3600
+int cce_credential_check(const char *cert_b64, const char *key_b64, time_t now, char *why, size_t cap);
+int cce_ca_check(const char *ca_b64, char *why, size_t cap);
+
 /* Takes the reference `root` (an object) and checks/normalises it into a model. */
 cce_kubeconfig *cce_kubeconfig_from_json(json_t *root, const char *source, cce_error *err);
 

@@ -22,6 +22,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "internal.h"
@@ -982,5 +983,191 @@ int cce_cert_parse_file(const char *path, cce_cert_info *out, cce_error *err)
         cce_error_clear(&e2);
     }
     wipe_free(buf, n);
+    return rc;
+}
+
+/* ------------------------------------------------------ answer checks */
+
+/*
+ * A clustercert answer replaces credentials that work, so what it carries is
+ * checked before anything is taken from it.  Parsing goes through OpenSSL's
+ * PEM readers (the key's type is whatever the server chose), never through
+ * our own DER walk: the key is what kubectl will use, so it must be what
+ * OpenSSL reads.
+ */
+
+/* An encrypted key is nothing we could use; without this OpenSSL would prompt on the terminal. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
+static int why_set(char *why, size_t cap, const char *fmt, ...) CCE_PRINTF(3, 4);
+static int why_set(char *why, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, cap, fmt, ap);
+    va_end(ap);
+    ERR_clear_error();
+    return -1;
+}
+
+/*
+ * Strict base64 of PEM text: the decoded bytes (caller wipes and frees) or
+ * NULL with *why set.  `field` names the field in the reason.
+ */
+static unsigned char *pem_of_field(const char *b64, const char *field, size_t *len, int *nomem, char *why, size_t cap)
+{
+    size_t n = b64 ? strlen(b64) : 0;
+    if (n == 0) {
+        why_set(why, cap, "%s is empty", field);
+        return NULL;
+    }
+    unsigned char *dec = b64_decode((const unsigned char *)b64, n, len, nomem);
+    if (!dec) {
+        if (*nomem)
+            why_set(why, cap, "out of memory decoding %s", field);
+        else
+            why_set(why, cap, "%s is not base64", field);
+        return NULL;
+    }
+    size_t k = 0;
+    while (k < *len && is_space(dec[k]))
+        k++;
+    if (*len - k < 11 || memcmp(dec + k, "-----BEGIN ", 11) != 0) {
+        wipe_free(dec, *len);
+        why_set(why, cap, "%s does not decode to PEM", field);
+        return NULL;
+    }
+    return dec;
+}
+
+static int asn1_to_time(const ASN1_TIME *t, time_t *out) { return asn1_time_to_utc(t, out); }
+
+static void iso_time(time_t t, char *dst, size_t cap)
+{
+    struct tm tm;
+    if (gmtime_r(&t, &tm))
+        strftime(dst, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    else
+        snprintf(dst, cap, "(time %lld)", (long long)t);
+}
+
+int cce_credential_check(const char *cert_b64, const char *key_b64, time_t now, char *why, size_t cap)
+{
+    size_t cn = 0, kn = 0;
+    int nomem = 0, rc = -1;
+    unsigned char *cpem = NULL, *kpem = NULL;
+    BIO *b = NULL;
+    X509 *x = NULL;
+    EVP_PKEY *pk = NULL;
+    if (!(cpem = pem_of_field(cert_b64, "client-certificate-data", &cn, &nomem, why, cap)))
+        goto out;
+    if (cn > INT_MAX || !(b = BIO_new_mem_buf(cpem, (int)cn))) {
+        why_set(why, cap, "cannot read client-certificate-data");
+        goto out;
+    }
+    x = PEM_read_bio_X509(b, NULL, no_passphrase, NULL);
+    BIO_free(b);
+    b = NULL;
+    if (!x) {
+        why_set(why, cap, "client-certificate-data is not a PEM certificate (%s)", ossl_reason());
+        goto out;
+    }
+    time_t nb, na;
+    if (asn1_to_time(X509_get0_notBefore(x), &nb) < 0 || asn1_to_time(X509_get0_notAfter(x), &na) < 0) {
+        why_set(why, cap, "the client certificate has an unreadable validity period");
+        goto out;
+    }
+    char t1[40], t2[40];
+    if (na <= nb) {
+        iso_time(nb, t1, sizeof t1);
+        iso_time(na, t2, sizeof t2);
+        why_set(why, cap, "the client certificate's validity ends (%s) before it begins (%s)", t2, t1);
+        goto out;
+    }
+    if (na <= now) {
+        iso_time(na, t2, sizeof t2);
+        why_set(why, cap, "the client certificate expired at %s", t2);
+        goto out;
+    }
+    if (nb > now && nb - now > CCE_CLOCK_SKEW_S) {
+        iso_time(nb, t1, sizeof t1);
+        why_set(why, cap, "the client certificate is not valid before %s (more than %d minutes from now)", t1,
+                CCE_CLOCK_SKEW_S / 60);
+        goto out;
+    }
+
+    if (!(kpem = pem_of_field(key_b64, "client-key-data", &kn, &nomem, why, cap)))
+        goto out;
+    if (kn > INT_MAX || !(b = BIO_new_mem_buf(kpem, (int)kn))) {
+        why_set(why, cap, "cannot read client-key-data");
+        goto out;
+    }
+    pk = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
+    BIO_free(b);
+    b = NULL;
+    if (!pk) {
+        why_set(why, cap, "client-key-data is not an unencrypted PEM private key (%s)", ossl_reason());
+        goto out;
+    }
+    if (X509_check_private_key(x, pk) != 1) {
+        why_set(why, cap, "client key does not match the certificate");
+        goto out;
+    }
+    rc = 0;
+out:
+    if (nomem)
+        rc = -2;
+    EVP_PKEY_free(pk);
+    X509_free(x);
+    wipe_free(cpem, cn);
+    wipe_free(kpem, kn);
+    ERR_clear_error();
+    return rc;
+}
+
+int cce_ca_check(const char *ca_b64, char *why, size_t cap)
+{
+    size_t n = 0;
+    int nomem = 0, rc = -1, count = 0;
+    unsigned char *pem = pem_of_field(ca_b64, "certificate-authority-data", &n, &nomem, why, cap);
+    if (!pem)
+        return nomem ? -2 : -1;
+    BIO *b = n <= INT_MAX ? BIO_new_mem_buf(pem, (int)n) : NULL;
+    if (!b) {
+        why_set(why, cap, "cannot read certificate-authority-data");
+        goto out;
+    }
+    /* A bundle: every PEM block must be a certificate (the reader would skip others); the end
+       shows as "no start line". */
+    int blocks = 0;
+    for (const unsigned char *m = pem; (m = find_bytes(m, n - (size_t)(m - pem), "-----BEGIN ")) != NULL; m++)
+        blocks++;
+    for (;;) {
+        X509 *x = PEM_read_bio_X509(b, NULL, no_passphrase, NULL);
+        if (x) {
+            X509_free(x);
+            count++;
+            continue;
+        }
+        unsigned long e = ERR_peek_last_error();
+        if (count > 0 && count == blocks && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+            rc = 0;
+        else if (count > 0 && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+            why_set(why, cap, "certificate-authority-data holds a PEM block that is not a certificate");
+        else
+            why_set(why, cap, "certificate-authority-data is not a PEM certificate bundle (%s)", ossl_reason());
+        break;
+    }
+    BIO_free(b);
+out:
+    wipe_free(pem, n);
+    ERR_clear_error();
     return rc;
 }
