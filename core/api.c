@@ -228,6 +228,7 @@ typedef struct answer_ctx {
     const char *what;  /* "clustercert <id>" */
     int status;
     cce_error *err;
+    json_t *cas_ok;    /* CA texts already checked: the entries of one answer share their CA */
 } answer_ctx;
 
 static int answer_fail(const answer_ctx *a, const char *fmt, ...) CCE_PRINTF(2, 3);
@@ -350,16 +351,19 @@ static int answer_cluster(const answer_ctx *a, const char *name, json_t *in, jso
     json_object_set_new(out, "server", json_string(server));
 
     json_t *ca = json_object_get(in, "certificate-authority-data");
-    if (present(ca)) {
+    if (present(ca) && !(json_is_string(ca) && json_object_get(a->cas_ok, json_string_value(ca)))) {
         char reason[256];
         int rc = json_is_string(ca) ? cce_ca_check(json_string_value(ca), reason, sizeof reason)
                                     : (snprintf(reason, sizeof reason, "certificate-authority-data is not a string"), -1);
+        if (rc == 0)
+            json_object_set_new(a->cas_ok, json_string_value(ca), json_true());
         if (rc == -2)
             return cce_set_error(a->err, "NOMEM", 0, "out of memory");
         if (rc < 0)
             return answer_fail(a, "cluster \"%s\": %s", name, reason);
-        json_object_set(out, "certificate-authority-data", ca);
     }
+    if (present(ca))
+        json_object_set(out, "certificate-authority-data", ca);
     json_t *sni = json_object_get(in, "tls-server-name");
     if (present(sni)) {
         if (!json_is_string(sni) || !host_name_ok(json_string_value(sni)))
@@ -472,8 +476,9 @@ cce_kubeconfig *cce_clustercert_response(const cce_http_resp *r, const char *wha
     json_t *answer = parse_body(r, what, err);
     if (!answer)
         return NULL;
-    answer_ctx a = {what, (int)r->status, err};
+    answer_ctx a = {what, (int)r->status, err, json_object()};
     json_t *v = answer_take(&a, answer);
+    json_decref(a.cas_ok);
     json_decref(answer);
     if (!v) {
         if (err && r->request_id[0])
