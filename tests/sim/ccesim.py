@@ -15,10 +15,26 @@ Control API (on the CCE port, no auth, not counted, no latency):
 
 Fault rule fields: route (clustercert|clusters|cluster|any, default any), cluster (an id,
 default any), kind (400 401 403 404 409 429 500 502 503 504 reset truncate malformed html
-empty slow), count (default 1), format (status|cce|cm|apig, default cce) of the error
-body, retry_after (429; default the configured one), seconds (slow; default 1), status
-(html and empty; default 502). Queued rules act before auth and validation, first match
-wins; random faults (--fault, "rates") act once the token is accepted.
+empty slow, or a hostile answer below), count (default 1), format (status|cce|cm|apig,
+default cce) of the error body, retry_after (429; default the configured one), seconds
+(slow; default 1), status (html and empty; default 502), path (key-file; default
+/etc/shadow). Queued rules act before auth and validation, first match wins; random faults
+(--fault, "rates") act once the token is accepted.
+
+Hostile answers: a 200 clustercert answer that is otherwise the real one, except:
+  bad-base64     client-certificate-data "!!!not base64!!!"
+  not-cert       client-certificate-data is base64 of text that is no certificate
+  wrong-key      client-key-data is a key of another certificate
+  expired        certificate (and its key) valid from 40 to 10 days ago
+  dup-keys       the first cluster has "server" twice, the second an attacker's URL
+  exec           the user also runs `/bin/sh -c ...` (an exec plugin)
+  auth-provider  the user also has an oidc auth-provider
+  token          the user also has a bearer token
+  proxy-url      every cluster goes through an http proxy
+  key-file       no client-key-data but client-key: PATH (a local file to read)
+  http-server    every server is http://
+and on the cluster list (route clusters): dup-name gives the second Available cluster the
+first one's name. A hostile kind on a route it does not fit answers normally.
 """
 
 import argparse
@@ -56,7 +72,14 @@ MAX_DAYS = 1825
 ROUTES = ("clusters", "cluster", "clustercert", "apiserver", "other")
 FAULT_ROUTES = ("clustercert", "clusters", "cluster", "any")
 STATUS_KINDS = ("400", "401", "403", "404", "409", "429", "500", "502", "503", "504")
-FAULT_KINDS = STATUS_KINDS + ("reset", "truncate", "malformed", "html", "empty", "slow")
+# Hostile or broken 200 answers to clustercert: what a compromised or buggy endpoint
+# could send (see Handler.hostile); "dup-name" acts on the cluster list instead.
+ANSWER_KINDS = ("bad-base64", "not-cert", "wrong-key", "expired", "dup-keys", "exec",
+                "auth-provider", "token", "proxy-url", "key-file", "http-server")
+LIST_KINDS = ("dup-name",)
+FAULT_KINDS = (STATUS_KINDS + ("reset", "truncate", "malformed", "html", "empty", "slow")
+               + ANSWER_KINDS + LIST_KINDS)
+KEY_FILE = "/etc/shadow"    # what a "key-file" answer names unless the rule says `path`
 FORMATS = ("status", "cce", "cm", "apig")
 SLOW_SECONDS = 1.0          # delay of a "slow" fault that does not say otherwise
 
@@ -211,6 +234,10 @@ class PKI:
                 serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
                 serialization.NoEncryption()))))
         self.client_keys = itertools.cycle(pool)
+        # A key no certificate is issued for: the "wrong-key" answer's.
+        self.stray_key_b64 = base64.b64encode(ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption()))
         # Signing makes ~20 cffi calls, each releasing the GIL. Done by one thread at a
         # time, the GIL comes straight back instead of convoying through 32 threads:
         # +15-25% req/s and a third of the system time.
@@ -255,13 +282,13 @@ class PKI:
             context.load_verify_locations(cadata=self.ca_pem.decode())
         return context
 
-    def client_cert(self, subject, days):
-        """A newly signed client certificate valid `days` days from now (whole seconds);
-        returns base64 of the certificate PEM and of the key PEM."""
+    def client_cert(self, subject, days, start_days=0):
+        """A newly signed client certificate valid `days` days from now + start_days
+        (whole seconds); returns base64 of the certificate PEM and of the key PEM."""
         public_key, key_b64 = next(self.client_keys)   # atomic under the GIL
         with self.signing:
-            not_before = datetime.datetime.fromtimestamp(int(time.time()),
-                                                         datetime.timezone.utc)
+            not_before = datetime.datetime.fromtimestamp(
+                int(time.time()) + start_days * 86400, datetime.timezone.utc)
             cert = x509.CertificateBuilder(
                 issuer_name=self.ca_name, subject_name=subject, public_key=public_key,
                 serial_number=IDS.getrandbits(159) | 1, not_valid_before=not_before,
@@ -483,7 +510,8 @@ def parse_rule(spec):
     rule = {"route": spec.get("route", "any"), "cluster": spec.get("cluster"),
             "kind": spec.get("kind"), "count": spec.get("count", 1),
             "retry_after": spec.get("retry_after"), "format": spec.get("format", "cce"),
-            "seconds": spec.get("seconds", SLOW_SECONDS), "status": spec.get("status")}
+            "seconds": spec.get("seconds", SLOW_SECONDS), "status": spec.get("status"),
+            "path": spec.get("path", KEY_FILE)}
     if rule["route"] not in FAULT_ROUTES:
         raise UsageError("route must be one of " + ", ".join(FAULT_ROUTES))
     if rule["cluster"] is not None and not isinstance(rule["cluster"], str):
@@ -499,6 +527,14 @@ def parse_rule(spec):
         raise UsageError("format must be one of " + ", ".join(FORMATS))
     if not is_number(rule["seconds"]) or rule["seconds"] < 0:
         raise UsageError("seconds must be a number >= 0")
+    if not isinstance(rule["path"], str) or not rule["path"]:
+        raise UsageError("path must be a non-empty string")
+    if rule["kind"] in ANSWER_KINDS and rule["route"] not in ("clustercert", "any"):
+        raise UsageError("kind %s is an answer to clustercert: route must be clustercert or any"
+                         % rule["kind"])
+    if rule["kind"] in LIST_KINDS and rule["route"] not in ("clusters", "any"):
+        raise UsageError("kind %s changes the cluster list: route must be clusters or any"
+                         % rule["kind"])
     if rule["status"] is not None and (type(rule["status"]) is not int
                                        or not 200 <= rule["status"] <= 599):
         raise UsageError("status must be an integer in 200..599")
@@ -734,6 +770,13 @@ class CCEHandler(Handler):
                                        struct.pack("ii", 1, 0))
             self.close_connection = True
             return None
+        if kind in ANSWER_KINDS or kind in LIST_KINDS:
+            reply = self.authorise(route) or self.answer(route, project, cluster, body)
+            fits = route == ("clusters" if kind in LIST_KINDS else "clustercert")
+            if fits and reply.status == 200:
+                reply = Reply(200, self.hostile(kind, rule, reply.body, cluster), reply.headers)
+            self.write(reply)
+            return reply.status
         if kind in ("truncate", "slow"):
             if kind == "slow":
                 time.sleep(rule["seconds"])
@@ -758,6 +801,54 @@ class CCEHandler(Handler):
                 reply.headers = (("Retry-After", str(retry_after)),)
         self.write(reply)
         return reply.status
+
+
+    def hostile(self, kind, rule, body, cluster_id):
+        """The regular answer `body` turned into the hostile answer `kind`."""
+        sim = self.server.sim
+        doc = json.loads(body)
+        if kind == "dup-name":
+            available = [c for c in doc["items"] if c["status"]["phase"] == "Available"]
+            if len(available) >= 2:
+                available[1]["metadata"]["name"] = available[0]["metadata"]["name"]
+            return json.dumps(doc).encode()
+        if kind == "dup-keys":
+            # json cannot make a duplicate key: splice one into the text, after the real one.
+            at = body.index(b'"server": "') + len(b'"server": "')
+            end = body.index(b'"', at) + 1
+            return body[:end] + b', "server": "https://attacker.sim.invalid:5443"' + body[end:]
+        user = doc["users"][0]["user"]
+        if kind == "bad-base64":
+            user["client-certificate-data"] = "!!!not base64!!!"
+        elif kind == "not-cert":
+            user["client-certificate-data"] = base64.b64encode(
+                b"this is not a certificate\n").decode()
+        elif kind == "wrong-key":
+            user["client-key-data"] = sim.pki.stray_key_b64.decode()
+        elif kind == "expired":
+            cert_b64, key_b64 = sim.pki.client_cert(sim.clusters[cluster_id].subject, 30, -40)
+            user["client-certificate-data"] = cert_b64.decode()
+            user["client-key-data"] = key_b64.decode()
+        elif kind == "exec":
+            user["exec"] = {"apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "/bin/sh", "args": ["-c", "echo pwned >&2"],
+                            "interactiveMode": "Never"}
+        elif kind == "auth-provider":
+            user["auth-provider"] = {"name": "oidc", "config": {
+                "idp-issuer-url": "https://attacker.sim.invalid", "client-id": "cceauto",
+                "id-token": "sim-planted-id-token"}}
+        elif kind == "token":
+            user["token"] = "sim-planted-token"
+        elif kind == "key-file":
+            del user["client-key-data"]
+            user["client-key"] = rule["path"]
+        for entry in doc["clusters"]:
+            if kind == "proxy-url":
+                entry["cluster"]["proxy-url"] = "http://127.0.0.1:9"
+            elif kind == "http-server":
+                entry["cluster"]["server"] = entry["cluster"]["server"].replace(
+                    "https://", "http://", 1)
+        return json.dumps(doc).encode()
 
 
 class APIServerHandler(Handler):

@@ -553,6 +553,89 @@ class FaultTest(SimTestCase):
         self.assertEqual(status, 400)
 
 
+class HostileAnswerTest(SimTestCase):
+    """The hostile-answer kinds: each changes exactly what it says, once, for its cluster."""
+
+    def answer(self, kind, **extra):
+        uid = available()[0]["metadata"]["uid"]
+        self.sim.fault(route="clustercert", cluster=uid, kind=kind, **extra)
+        status, _, body = self.sim.clustercert(uid)
+        self.assertEqual(status, 200, body)
+        # Used up: the next answer is the regular one again.
+        status, _, regular = self.sim.clustercert(uid)
+        self.assertEqual(status, 200)
+        load_client(json.loads(regular))
+        return body
+
+    def user(self, body):
+        return json.loads(body)["users"][0]["user"]
+
+    def test_bad_certificates(self):
+        self.assertEqual(self.user(self.answer("bad-base64"))["client-certificate-data"],
+                         "!!!not base64!!!")
+        data = base64.b64decode(self.user(self.answer("not-cert"))["client-certificate-data"])
+        self.assertNotIn(b"BEGIN", data)
+        self.assertRaises(ValueError, x509.load_pem_x509_certificate, data)
+        cert, key = load_client(json.loads(self.answer("wrong-key")))
+        self.assertNotEqual(key.public_key().public_numbers(), cert.public_key().public_numbers())
+        cert, key = load_client(json.loads(self.answer("expired")))
+        self.assertEqual(key.public_key().public_numbers(), cert.public_key().public_numbers())
+        now = datetime.datetime.utcnow()
+        self.assertLess(cert.not_valid_after, now - datetime.timedelta(days=9))
+        self.assertGreater(cert.not_valid_after, cert.not_valid_before)
+
+    def test_duplicate_keys(self):
+        body = self.answer("dup-keys")
+        pairs = []
+        json.loads(body, object_pairs_hook=lambda kv: pairs.extend(k for k, _ in kv) or dict(kv))
+        self.assertEqual(body.count(b'"server": '), pairs.count("server"))
+        first = json.loads(body)["clusters"][0]["cluster"]
+        self.assertEqual(first["server"], "https://attacker.sim.invalid:5443")   # the last one
+        self.assertEqual(body.count(b"attacker.sim.invalid"), 1)
+
+    def test_foreign_credentials(self):
+        user = self.user(self.answer("exec"))
+        self.assertEqual(user["exec"]["command"], "/bin/sh")
+        self.assertEqual(user["exec"]["args"][0], "-c")
+        self.assertIn("client-key-data", user)
+        self.assertEqual(self.user(self.answer("auth-provider"))["auth-provider"]["name"], "oidc")
+        self.assertEqual(self.user(self.answer("token"))["token"], "sim-planted-token")
+        user = self.user(self.answer("key-file"))
+        self.assertEqual(user["client-key"], "/etc/shadow")
+        self.assertNotIn("client-key-data", user)
+        self.assertEqual(self.user(self.answer("key-file", path="/dev/zero"))["client-key"],
+                         "/dev/zero")
+
+    def test_connections(self):
+        for entry in json.loads(self.answer("proxy-url"))["clusters"]:
+            self.assertEqual(entry["cluster"]["proxy-url"], "http://127.0.0.1:9")
+        for entry in json.loads(self.answer("http-server"))["clusters"]:
+            self.assertTrue(entry["cluster"]["server"].startswith("http://127.0.0."))
+
+    def test_rate(self):
+        # As a random fault, on every route: clustercert answers turn hostile, the list not.
+        self.sim.control("config", {"rates": {"token": 1.0}})
+        uid = available()[0]["metadata"]["uid"]
+        status, _, body = self.sim.clustercert(uid)
+        self.assertEqual(self.user(body)["token"], "sim-planted-token")
+        self.assertEqual(len(self.sim.get_json(self.sim.base + "/clusters")["items"]), len(FLEET))
+
+    def test_duplicate_name(self):
+        self.sim.fault(route="clusters", kind="dup-name")
+        items = self.sim.get_json(self.sim.base + "/clusters")["items"]
+        first, second = [c for c in items if c["status"]["phase"] == "Available"][:2]
+        self.assertEqual(first["metadata"]["name"], second["metadata"]["name"])
+        self.assertNotEqual(first["metadata"]["uid"], second["metadata"]["uid"])
+        items = self.sim.get_json(self.sim.base + "/clusters")["items"]
+        self.assertEqual(len({c["metadata"]["name"] for c in items}), len(items))
+
+    def test_bad_rules(self):
+        for rule in ({"kind": "exec", "route": "clusters"}, {"kind": "dup-name", "route": "cluster"},
+                     {"kind": "key-file", "path": ""}):
+            status, _, _ = self.sim.request("POST", "/_sim/faults", body=rule, token=None)
+            self.assertEqual(status, 400, rule)
+
+
 class StatsTest(SimTestCase):
     def test_stats_counting(self):
         uid = available()[0]["metadata"]["uid"]
