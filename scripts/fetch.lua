@@ -1,7 +1,8 @@
 -- fetch.lua: fetch kubeconfigs of named or matching CCE clusters.
 --
 --   cceauto fetch.lua [CLUSTER...] [--match GLOB]... [--phase PHASE] [--duration DAYS]
---                     [--endpoint auto|internal|external] [--prefix TEXT] [--concurrency N]
+--                     [--endpoint auto|internal|external|external-insecure] [--prefix TEXT]
+--                     [--concurrency N]
 --                     [--json | --output FILE | --split DIR] [--quiet]
 --
 -- By default every cluster's entry goes into one kubeconfig printed on stdout (YAML, or
@@ -46,7 +47,15 @@ local client = cli.client(args)
 local clusters, err = client:clusters()
 if not clusters then cli.die(err) end
 
--- The clusters: the named ones in the order given, then the matching ones by name.
+-- The clusters: the named ones in the order given, then the matching ones by name. A name
+-- that two clusters share (CCE forbids it; a broken answer can say it) names neither.
+local dups = entries.duplicates(clusters)
+for _, w in ipairs(args.cluster) do
+  if dups[w] then
+    cli.die(("%d clusters are named '%s' (ids %s): name the one you mean by its id")
+      :format(#dups[w], w, table.concat(dups[w], ", ")), cli.EXIT_USAGE)
+  end
+end
 local chosen, missing = fleet.lookup(clusters, args.cluster)
 if #missing > 0 then
   cli.die(("no cluster named '%s' in project %s"):format(table.concat(missing, "', '"), client:info().project_id))
@@ -61,14 +70,22 @@ end
 if #chosen == 0 then cli.die("no cluster matches", cli.EXIT_FAILED) end
 cli.log("fetching %d cluster%s", #chosen, #chosen == 1 and "" or "s")
 
+for _, cl in ipairs(chosen) do
+  if dups[cl.name] then
+    cli.warn("%d clusters are named '%s' (ids %s): the entry of %s is named %s", #dups[cl.name], cl.name,
+      table.concat(dups[cl.name], ", "), cl.id, entries.names(args.prefix, cl, true).context)
+  end
+end
+
 local got, stats = entries.fetch(chosen, {
-  duration = args.duration, endpoint = args.endpoint, prefix = args.prefix,
+  duration = args.duration, endpoint = args.endpoint, prefix = args.prefix, duplicates = dups,
   concurrency = args.concurrency, deadline = args.deadline, progress = not cli.quiet(),
 })
 
 local failed, ok_entries = 0, {}
 for _, g in ipairs(got) do
   if g.entry then
+    if g.notice then cli.log("%s: %s", g.cluster.name, g.notice) end
     ok_entries[#ok_entries + 1] = g
   else
     failed = failed + 1
@@ -81,6 +98,7 @@ if args.split then
   if not ok then cli.die(mkerr) end
   for _, g in ipairs(ok_entries) do
     local name = g.cluster.name
+    if dups[name] then name = entries.names("", g.cluster, true).context end
     if name:find("/", 1, true) or name == "." or name == ".." or name == "" then
       failed = failed + 1
       cli.warn("%s: cannot use the cluster name as a file name", name)
@@ -102,10 +120,17 @@ else
   if #ok_entries > 0 then kc:use_context(ok_entries[1].entry:contexts()[1].name) end
   if args.output then
     if #ok_entries > 0 then
+      -- save(path) sets current-context only when the file has none: say so when it does.
+      local before = cce.kubeconfig.load(args.output)
+      local had = before and before:current_context()
+      if before then before:close() end
       local ok, save_err = cli.mkdir_p(cli.dirname(args.output))
       if ok then ok, save_err = kc:save(args.output) end
       if not ok then cli.die(save_err) end
       cli.log("wrote %d entr%s to %s", #ok_entries, #ok_entries == 1 and "y" or "ies", args.output)
+      if had == nil or had == "" then
+        cli.log("current-context set to %s (%s had none)", kc:current_context(), args.output)
+      end
     end
   elseif #ok_entries > 0 then
     io.write(args.json and kc:to_json(true) or kc:to_yaml())

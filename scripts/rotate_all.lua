@@ -1,15 +1,18 @@
 -- rotate_all.lua: keep a kubeconfig's entries for a whole CCE project fresh.
 --
 --   cceauto rotate_all.lua [--kubeconfig PATH] [--duration DAYS] [--renew-within DAYS]
---                          [--match GLOB]... [--phase PHASE] [--endpoint auto|internal|external]
+--                          [--match GLOB]... [--phase PHASE]
+--                          [--endpoint auto|internal|external|external-insecure]
 --                          [--prefix TEXT] [--concurrency N] [--force] [--dry-run]
 --                          [--output table|json] [--quiet]
 --
 -- Every selected cluster gets one context, cluster entry and user named PREFIX<name>, with
 -- a `cceauto` context extension so later runs recognise it (also under a name the user gave
 -- the context). Certificates are requested only for entries that are missing, unreadable or
--- expiring within --renew-within days (all of them with --force); the rest of the file,
--- current-context included, is left as it was, and the file is saved once, atomically.
+-- expiring within --renew-within days (all of them with --force); the rest of the file is
+-- left as it was (a file without current-context gets the first context added), and the
+-- file is saved once, atomically. An answer that fails the checks (certificate, key, dates,
+-- only the fields cceauto takes) fails its cluster and leaves its old entry as it was.
 --
 -- stdout: the report (a table, or JSON); stderr: progress and messages.
 -- Exit status: 0 every selected cluster is fresh, 1 some failed (the others are saved),

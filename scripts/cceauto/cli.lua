@@ -12,6 +12,7 @@
 -- cluster, a file), 2 a usage or configuration error; expiry.lua adds 3.
 local argparse = require "argparse"
 local cce = require "cce"
+local output = require "cceauto.output"
 
 local M = {}
 
@@ -20,22 +21,35 @@ M.EXIT_OK, M.EXIT_FAILED, M.EXIT_USAGE, M.EXIT_INTERRUPTED = 0, 1, 2, 130
 local state = { name = "cceauto", quiet = false }
 
 -- Messages ------------------------------------------------------------------------------
+--
+-- The values formatted into a message may come from the server (cluster names, error
+-- messages): they are escaped for the terminal (output.escape), the format is not.
+
+local function message(fmt, ...)
+  local n = select("#", ...)
+  if n == 0 then return fmt end
+  local args = { ... }
+  for i = 1, n do
+    if type(args[i]) == "string" or type(args[i]) == "table" then args[i] = output.escape(tostring(args[i])) end
+  end
+  return fmt:format(table.unpack(args, 1, n))
+end
 
 -- An informational message on stderr, unless --quiet.
 function M.log(fmt, ...)
   if state.quiet then return end
-  io.stderr:write(state.name, ": ", select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
+  io.stderr:write(state.name, ": ", message(fmt, ...), "\n")
 end
 
 -- A warning or error that is always shown.
 function M.warn(fmt, ...)
-  io.stderr:write(state.name, ": ", select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
+  io.stderr:write(state.name, ": ", message(fmt, ...), "\n")
 end
 
--- Prints msg (a string or an error table) on stderr and exits with status (default 1).
+-- Prints msg (a string or an error table, escaped) on stderr and exits with status (default 1).
 function M.die(msg, status)
   io.stdout:flush()
-  io.stderr:write(state.name, ": ", tostring(msg), "\n")
+  io.stderr:write(state.name, ": ", output.escape(tostring(msg)), "\n")
   os.exit(status or M.EXIT_FAILED)
 end
 
@@ -125,9 +139,11 @@ local OPTIONS = {
       :argname("DAYS"):convert(M.duration)
   end,
   endpoint = function(p)
-    p:option("--endpoint", "API server endpoint of the entries: auto (the verified external one, else the "
-      .. "external one, else the internal one), internal, or external (fails for clusters without an EIP).", "auto")
-      :argname("WHICH"):convert(M.one_of{ "auto", "internal", "external" })
+    p:option("--endpoint", "API server endpoint of the entries: auto (the external one with TLS verification, "
+      .. "else the internal one, saying so), internal, external (the verified external one only; fails for "
+      .. "clusters without it), or external-insecure (the verified external one, else the external one without "
+      .. "TLS verification).", "auto")
+      :argname("WHICH"):convert(M.one_of{ "auto", "internal", "external", "external-insecure" })
   end,
   prefix = function(p)
     p:option("--prefix", "Text put before the cluster name in the names of the context, cluster and user "

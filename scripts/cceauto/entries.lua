@@ -29,17 +29,38 @@ local M = {}
 M.EXTENSION = "cceauto"
 
 -- Which of CCE's contexts each --endpoint takes, best first. The verified external
--- endpoint needs a newer cluster with an EIP; the plain external one skips TLS verification.
+-- endpoint needs a newer cluster with an EIP; the plain external one skips TLS
+-- verification, so only `external-insecure` ever takes it: `auto` falls back to the
+-- internal endpoint (with a notice) and `external` fails.
 M.ENDPOINTS = {
-  auto = { "externalTLSVerify", "external", "internal" },
-  external = { "externalTLSVerify", "external" },
+  auto = { "externalTLSVerify", "internal" },
+  external = { "externalTLSVerify" },
+  ["external-insecure"] = { "externalTLSVerify", "external" },
   internal = { "internal" },
 }
 
--- The names a new entry gets.
-function M.names(prefix, cluster)
+-- The endpoints whose entries may skip TLS verification.
+local INSECURE_OK = { ["external-insecure"] = true }
+
+-- The names a new entry gets: PREFIX<name>, or PREFIX<name>-<first 8 characters of the id>
+-- when `shared` (another cluster of the project has the same name: CCE forbids it, a broken
+-- answer can still say it, and one entry must not overwrite the other).
+function M.names(prefix, cluster, shared)
   local n = (prefix or "") .. cluster.name
+  if shared then n = n .. "-" .. tostring(cluster.id):sub(1, 8) end
   return { context = n, cluster = n, user = n }
+end
+
+-- The names that more than one of `clusters` has: a set name -> list of ids.
+function M.duplicates(clusters)
+  local ids, dups = {}, {}
+  for _, cl in ipairs(clusters) do
+    local list = ids[cl.name] or {}
+    ids[cl.name] = list
+    list[#list + 1] = cl.id
+    if #list > 1 then dups[cl.name] = list end
+  end
+  return dups
 end
 
 -- The cceauto extension of a context entry (a table from kc:context()), or nil.
@@ -67,24 +88,47 @@ function M.index(kc)
   return by
 end
 
+-- Whether context `name` of `fetched` skips TLS verification.
+local function insecure(fetched, name)
+  local ctx = fetched:context(name)
+  local cl = ctx and fetched:cluster(ctx.cluster)
+  return cl and cl["insecure-skip-tls-verify"] == true
+end
+
 -- The name of the context of `fetched` (CCE's answer) that `endpoint` picks, or nil and
--- an error table.
+-- an error table; second value: a notice for the user when `auto` left an unverified
+-- external endpoint for the internal one.
 function M.choose_context(fetched, endpoint)
-  local wanted = M.ENDPOINTS[endpoint or "auto"] or error("unknown endpoint " .. tostring(endpoint))
+  endpoint = endpoint or "auto"
+  local wanted = M.ENDPOINTS[endpoint] or error("unknown endpoint " .. tostring(endpoint))
   for _, name in ipairs(wanted) do
-    if fetched:context(name) then return name end
+    if fetched:context(name) and (INSECURE_OK[endpoint] or not insecure(fetched, name)) then
+      local notice
+      if endpoint == "auto" and name == "internal" and fetched:context("external") then
+        notice = "no external endpoint with TLS verification: the entry uses the internal one "
+          .. "(--endpoint external-insecure takes the public one without verification)"
+      end
+      return name, notice
+    end
   end
   local have = {}
-  for _, ctx in ipairs(fetched:contexts()) do have[#have + 1] = ctx.name end
+  for _, ctx in ipairs(fetched:contexts()) do
+    have[#have + 1] = ctx.name .. (insecure(fetched, ctx.name) and " (without TLS verification)" or "")
+  end
+  local hint = ""
+  if endpoint == "external" and fetched:context("external") then
+    hint = "; --endpoint external-insecure takes the one without TLS verification"
+  end
   return nil, { code = "NO_ENDPOINT",
-                message = ("no %s endpoint in the cluster's kubeconfig (it has: %s)")
-                  :format(endpoint, #have > 0 and table.concat(have, ", ") or "none") }
+                message = ("no %s endpoint in the cluster's kubeconfig (it has: %s)%s")
+                  :format(endpoint, #have > 0 and table.concat(have, ", ") or "none", hint) }
 end
 
 -- Whether a cluster (a table from c:clusters()) can have the endpoint at all: the
 -- external ones need an EIP. nil and an error table when not; nothing is sent for it.
 function M.endpoint_possible(cluster, endpoint)
-  if endpoint == "external" and not (cluster.endpoints and cluster.endpoints.external) then
+  if (endpoint == "external" or endpoint == "external-insecure")
+      and not (cluster.endpoints and cluster.endpoints.external) then
     return nil, { code = "NO_ENDPOINT",
                   message = ("cluster %s has no external endpoint (no EIP); use --endpoint auto or internal")
                     :format(cluster.name) }
@@ -97,18 +141,21 @@ local function rename(kc, kind, from, to)
   return kc["rename_" .. kind](kc, from, to)
 end
 
--- Builds the entry for `cluster` from CCE's answer `fetched`:
+-- Builds the entry for `cluster` from CCE's answer `fetched` (already checked by the core:
+-- only the whitelisted fields of a valid certificate and key are in it):
 --   opts.names     { context =, cluster =, user = } (default: entries.names(opts.prefix, cluster))
---   opts.endpoint  auto | internal | external
+--   opts.endpoint  auto | internal | external | external-insecure
 --   opts.duration  days, recorded in the extension
 --   opts.context   the existing context entry (a table from kc:context()) being renewed:
 --                  its other fields (namespace, other extensions) are kept
 --   opts.issued    Unix time of issue (default: now)
--- Returns a new cce.Kubeconfig with one context, cluster and user, or nil and an error table.
+-- Returns a new cce.Kubeconfig with one context, cluster and user (and a notice, see
+-- choose_context), or nil and an error table.
 function M.build(fetched, cluster, opts)
   local names = opts.names or M.names(opts.prefix, cluster)
   local chosen, err = M.choose_context(fetched, opts.endpoint)
   if not chosen then return nil, err end
+  local notice = err
   local one
   one, err = fetched:select(chosen)
   if not one then return nil, err end
@@ -141,7 +188,7 @@ function M.build(fetched, cluster, opts)
   fields.extensions = extensions
   ok, err = one:set_context(names.context, fields)
   if not ok then return nil, err end
-  return one
+  return one, notice
 end
 
 -- The certificate of an entry built by entries.build (its only user).
@@ -154,8 +201,10 @@ end
 -- Fetches certificates for `clusters` in one batch (cce.fetch) and builds their entries.
 --   opts: duration, endpoint, prefix, concurrency, deadline, progress (as cce.fetch);
 --         names(cluster) -> names table (default: entries.names(prefix, cluster));
---         context(cluster) -> existing context entry to keep fields of (default none).
--- Returns one result per cluster, in order: { cluster =, entry = } or { cluster =, error = },
+--         context(cluster) -> existing context entry to keep fields of (default none);
+--         duplicates: entries.duplicates() of the project's listing (default: of `clusters`).
+-- Returns one result per cluster, in order: { cluster =, entry = [, notice =] } or
+-- { cluster =, error = },
 -- and cce.fetch's statistics ({ ok, failed, requests, retries, interrupted, ... }; `interrupted`
 -- when a signal stopped the batch: the clusters not done then fail with INTERRUPTED).
 -- Clusters that cannot have the endpoint fail without a request.
@@ -176,17 +225,18 @@ function M.fetch(clusters, opts)
                                  progress = opts.progress, deadline = opts.deadline })
   end
   local issued = os.time()
+  local dups = opts.duplicates or M.duplicates(clusters)
   for n, r in ipairs(fetched) do
     local i = slots[n]
     local cl = clusters[i]
     if r.kubeconfig then
       local entry, err = M.build(r.kubeconfig, cl, {
-        names = opts.names and opts.names(cl) or M.names(opts.prefix, cl),
+        names = opts.names and opts.names(cl) or M.names(opts.prefix, cl, dups[cl.name] ~= nil),
         context = opts.context and opts.context(cl) or nil,
         endpoint = opts.endpoint, duration = opts.duration, issued = issued,
       })
       r.kubeconfig:close()
-      results[i] = entry and { cluster = cl, entry = entry } or { cluster = cl, error = err }
+      results[i] = entry and { cluster = cl, entry = entry, notice = err } or { cluster = cl, error = err }
     else
       results[i] = { cluster = cl, error = r.error }
     end

@@ -34,6 +34,39 @@ function M.nullable(v)
   return v
 end
 
+-- Text for a terminal -------------------------------------------------------------------
+
+-- Server text (cluster names, error messages) made safe for a terminal: control characters
+-- (C0, DEL, C1) and bytes that are not UTF-8 become \xNN or \u{NNNN}, so an answer cannot
+-- move the cursor, retitle the window or hide a line. Other text, UTF-8 included, stays.
+function M.escape(s)
+  s = tostring(s)
+  if not s:find("[%c\128-\255]") then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local c = s:byte(i)
+    if c < 0x20 or c == 0x7f then
+      out[#out + 1] = ("\\x%02x"):format(c)
+      i = i + 1
+    elseif c < 0x80 then
+      local j = s:find("[%c\128-\255]", i) or n + 1
+      out[#out + 1] = s:sub(i, j - 1)
+      i = j
+    else
+      local ok, cp = pcall(utf8.codepoint, s, i)
+      if not ok then
+        out[#out + 1] = ("\\x%02x"):format(c)
+        i = i + 1
+      else
+        local len = #utf8.char(cp)
+        out[#out + 1] = cp <= 0x9f and ("\\u{%04x}"):format(cp) or s:sub(i, i + len - 1)
+        i = i + len
+      end
+    end
+  end
+  return table.concat(out)
+end
+
 -- JSON -----------------------------------------------------------------------------------
 
 local function is_array(t)
@@ -126,14 +159,15 @@ local function width(s)
   return utf8.len(s) or #s
 end
 
--- An aligned text table with a header line; empty cells show as "-".
+-- An aligned text table with a header line; empty cells show as "-", control characters
+-- escaped (M.escape).
 function M.table(rows, columns)
   local cells, widths = {}, {}
   for c, col in ipairs(columns) do widths[c] = width(col[2]) end
   for r, row in ipairs(rows) do
     cells[r] = {}
     for c, col in ipairs(columns) do
-      local s = (cell(row, col) or "-"):gsub("[\r\n\t]", " ")
+      local s = M.escape(cell(row, col) or "-")
       cells[r][c] = s
       if width(s) > widths[c] then widths[c] = width(s) end
     end

@@ -41,14 +41,16 @@ M.ACTIONS = { "added", "renewed", "kept", "failed", "would-add", "would-renew" }
 --   { cluster, names, context (the existing context entry or nil), existing (bool),
 --     state = "fresh"|"missing"|"incomplete"|"unreadable"|"expiring"|"forced"|"conflict",
 --     expires_before (Unix time or nil), error (conflicts) }
-local function plan_one(kc, cl, index, listed, opts)
+local function plan_one(kc, cl, index, listed, dups, opts)
   local row = { cluster = cl }
   local mine = index[cl.id]
   if not mine then
     -- A new entry under the default names, unless one of them is taken. A context that
     -- cceauto wrote for a cluster of this project that no longer exists (deleted and
-    -- re-created under the same name) is taken over with the names it points at.
-    local names = entries.names(opts.prefix, cl)
+    -- re-created under the same name) is taken over with the names it points at. Clusters
+    -- that share a name get the id's start appended (entries.names), all of them alike, so
+    -- that the names do not depend on the order of the listing.
+    local names = entries.names(opts.prefix, cl, dups[cl.name] ~= nil)
     local ctx = kc:context(names.context)
     local ext = ctx and entries.extension(ctx)
     local project = cl.client and cl.client:info().project_id
@@ -103,8 +105,9 @@ function M.plan(kc, selected, all, opts)
   local index = entries.index(kc)
   local listed = {}
   for _, cl in ipairs(all or selected) do listed[cl.id] = true end
+  local dups = entries.duplicates(all or selected)
   local rows = {}
-  for i, cl in ipairs(selected) do rows[i] = plan_one(kc, cl, index, listed, opts) end
+  for i, cl in ipairs(selected) do rows[i] = plan_one(kc, cl, index, listed, dups, opts) end
   return rows
 end
 
@@ -146,6 +149,7 @@ function M.run(kc, selected, all, opts)
   local by_id = {}
   for _, i in ipairs(pending_rows) do by_id[rows[i].cluster.id] = rows[i] end
   local got, stats = entries.fetch(pending, {
+    duplicates = entries.duplicates(all or selected),
     duration = opts.duration, endpoint = opts.endpoint, concurrency = opts.concurrency,
     progress = opts.progress, deadline = opts.deadline,
     names = function(cl) return by_id[cl.id].names end,
@@ -159,12 +163,27 @@ function M.run(kc, selected, all, opts)
       kc:merge(g.entry, { replace = true })
       g.entry:close()
       results[i] = result(row, row.existing and "renewed" or "added",
-        { expires_after = cert and cert.not_after or nil })
+        { expires_after = cert and cert.not_after or nil, notice = g.notice })
     else
       results[i] = result(row, "failed", { error = g.error, expires_after = row.expires_before })
     end
   end
   return results, stats
+end
+
+-- A kubeconfig without current-context gets the first context this run added: Python's
+-- kubernetes client and others refuse a file without one. One that has a current-context
+-- keeps it. Returns the context set, or nil.
+function M.set_current(kc, results)
+  local cur = kc:current_context()
+  if cur ~= nil and cur ~= "" then return nil end
+  for _, r in ipairs(results) do
+    if r.action == "added" and kc:context(r.context) then
+      kc:use_context(r.context)
+      return r.context
+    end
+  end
+  return nil
 end
 
 -- Saves kc once when some entry was added or renewed. On failure nothing was written:
@@ -247,13 +266,28 @@ end
 -- json). Returns the exit status: 0 all fresh, 1 some failed, 130 interrupted by a signal
 -- (what was done is saved first).
 function M.main(kc, path, selected, all, opts)
+  local dups, warned = entries.duplicates(all or selected), {}
+  for _, cl in ipairs(selected) do
+    local ids = dups[cl.name]
+    if ids and not warned[cl.name] then
+      warned[cl.name] = true
+      cli.warn("%d clusters are named '%s' (ids %s): their new entries are named after the name and the "
+        .. "id's first 8 characters", #ids, cl.name, table.concat(ids, ", "))
+    end
+  end
   local results, stats = M.run(kc, selected, all, opts)
   if not opts.dry_run then
+    local current = M.set_current(kc, results)
     local ok, err = M.save(kc, path, results)
-    if not ok then cli.warn("saving %s failed: %s", path, tostring(err)) end
+    if not ok then
+      cli.warn("saving %s failed: %s", path, tostring(err))
+    elseif current then
+      cli.log("current-context set to %s (%s had none)", current, path)
+    end
   end
   local failed, stopped = 0, 0
   for _, r in ipairs(results) do
+    if r.notice and r.action ~= "failed" then cli.log("%s: %s", r.cluster, r.notice) end
     if r.action == "failed" then
       failed = failed + 1
       if entries.interrupted(r.error) then

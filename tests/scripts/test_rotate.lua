@@ -255,30 +255,51 @@ function TestRotate:test_endpoints_and_prefix()
     lu.assertStrContains(ctxs["in-" .. name], '"user":"in-' .. name .. '"')
   end
 
+  -- external: the verified external endpoint only. prod-000 (v1.25) has only the one
+  -- without TLS verification, dev-002 no EIP at all.
   kc = env:path("external")
   local sent = env:count("clustercert")
   res, code = rotate(kc, { "--endpoint", "external", table.unpack(picks) })
-  lu.assertEquals(code, 1)                                   -- dev-002 has no EIP
+  lu.assertEquals(code, 1)
   local by = sl.by_cluster(res)
   lu.assertEquals(by["dev-002"].action, "failed")
   lu.assertEquals(by["dev-002"].error.code, "NO_ENDPOINT")
-  lu.assertEquals(env:count("clustercert") - sent, 2)         -- nothing sent for it
+  lu.assertEquals(by["prod-000"].action, "failed")
+  lu.assertEquals(by["prod-000"].error.code, "NO_ENDPOINT")
+  lu.assertStrContains(by["prod-000"].error.message, "--endpoint external-insecure")
+  lu.assertEquals(env:count("clustercert") - sent, 2)         -- nothing sent for dev-002
   cl = servers(kc)
-  lu.assertStrContains(cl["prod-000"].server, "://127.0.0.2:")
+  lu.assertNil(cl["prod-000"])
   lu.assertStrContains(cl["staging-001"].server, "://127.0.0.2:")
+  lu.assertNil(cl["staging-001"]["insecure-skip-tls-verify"])
   lu.assertNil(cl["dev-002"])
 
-  kc = env:path("auto")
-  res, code = rotate(kc, picks)
+  -- external-insecure: the verified one when there is one, else the one without verification.
+  kc = env:path("external-insecure")
+  res, code = rotate(kc, { "--endpoint", "external-insecure", "--match", "prod-000", "--match", "staging-001" })
   lu.assertEquals(code, 0)
-  lu.assertEquals(res.summary.added, 3)
+  cl = servers(kc)
+  lu.assertStrContains(cl["prod-000"].server, "://127.0.0.2:")
+  lu.assertTrue(cl["prod-000"]["insecure-skip-tls-verify"])
+  lu.assertStrContains(cl["staging-001"].server, "://127.0.0.2:")
+  lu.assertNil(cl["staging-001"]["insecure-skip-tls-verify"])
+
+  -- auto never writes insecure-skip-tls-verify: verified external, else internal (saying so).
+  kc = env:path("auto")
+  local err
+  code, _, err = env:run("rotate_all.lua", { "--kubeconfig", kc, "--output", "json", table.unpack(picks) })
+  lu.assertEquals(code, 0, err)
   cl = servers(kc)
   lu.assertStrContains(cl["staging-001"].server, "://127.0.0.2:")   -- externalTLSVerify: CA, verified
   lu.assertNotNil(cl["staging-001"]["certificate-authority-data"])
   lu.assertNil(cl["staging-001"]["insecure-skip-tls-verify"])
-  lu.assertStrContains(cl["prod-000"].server, "://127.0.0.2:")      -- only the insecure external one
-  lu.assertTrue(cl["prod-000"]["insecure-skip-tls-verify"])
-  lu.assertStrContains(cl["dev-002"].server, "://127.0.0.1:")       -- no EIP: internal
+  lu.assertStrContains(cl["prod-000"].server, "://127.0.0.1:")      -- not the unverified external one
+  lu.assertNil(cl["prod-000"]["insecure-skip-tls-verify"])
+  lu.assertStrContains(err, "prod-000: no external endpoint with TLS verification: the entry uses the internal one")
+  lu.assertNotStrContains(err, "staging-001: no external")
+  lu.assertNotStrContains(err, "dev-002: no external")              -- no EIP: nothing was left out
+  lu.assertStrContains(cl["dev-002"].server, "://127.0.0.1:")
+  lu.assertNotStrContains(sl.read(kc), "insecure-skip-tls-verify")
   for _, name in ipairs{ "prod-000", "staging-001", "dev-002" } do
     local rc, out = env:kubectl(kc, { "--context", name, "get", "--raw", "/version" })
     lu.assertEquals(rc, 0, out)
