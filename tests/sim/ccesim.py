@@ -34,7 +34,9 @@ Hostile answers: a 200 clustercert answer that is otherwise the real one, except
   key-file       no client-key-data but client-key: PATH (a local file to read)
   http-server    every server is http://
 and on the cluster list (route clusters): dup-name gives the second Available cluster the
-first one's name. A hostile kind on a route it does not fit answers normally.
+first one's name, ctl-name appends terminal control sequences to the first one's. A hostile
+kind on a route it does not fit answers normally. `message` (status kinds, formats status
+and cce) replaces the error message, e.g. with control characters.
 """
 
 import argparse
@@ -76,7 +78,8 @@ STATUS_KINDS = ("400", "401", "403", "404", "409", "429", "500", "502", "503", "
 # could send (see Handler.hostile); "dup-name" acts on the cluster list instead.
 ANSWER_KINDS = ("bad-base64", "not-cert", "wrong-key", "expired", "dup-keys", "exec",
                 "auth-provider", "token", "proxy-url", "key-file", "http-server")
-LIST_KINDS = ("dup-name",)
+LIST_KINDS = ("dup-name", "ctl-name")
+CTL_NAME = "\x1b]0;pwned\x07\x1b[2J\x9b"   # what "ctl-name" appends: retitle, clear, an 8-bit CSI
 FAULT_KINDS = (STATUS_KINDS + ("reset", "truncate", "malformed", "html", "empty", "slow")
                + ANSWER_KINDS + LIST_KINDS)
 KEY_FILE = "/etc/shadow"    # what a "key-file" answer names unless the rule says `path`
@@ -166,12 +169,14 @@ def json_reply(status, obj, headers=()):
     return Reply(status, json.dumps(obj).encode(), headers)
 
 
-def error_reply(status, fmt, message):
-    """An error in one of the body formats seen from CCE and its API gateway."""
+def error_reply(status, fmt, message, own_message=None):
+    """An error in one of the body formats seen from CCE and its API gateway; own_message
+    (a fault rule's) replaces the message of the status and cce formats."""
+    message = own_message or message
     if fmt == "status":
         return json_reply(status, status_object(status, message))
     if fmt == "cce":
-        return json_reply(status, {"errorMessage": ERRORS[status][0],
+        return json_reply(status, {"errorMessage": own_message or ERRORS[status][0],
                                    "errorCode": cce_error_code(status)})
     if fmt == "cm":
         return Reply(status, CM_BODY)
@@ -511,7 +516,7 @@ def parse_rule(spec):
             "kind": spec.get("kind"), "count": spec.get("count", 1),
             "retry_after": spec.get("retry_after"), "format": spec.get("format", "cce"),
             "seconds": spec.get("seconds", SLOW_SECONDS), "status": spec.get("status"),
-            "path": spec.get("path", KEY_FILE)}
+            "path": spec.get("path", KEY_FILE), "message": spec.get("message")}
     if rule["route"] not in FAULT_ROUTES:
         raise UsageError("route must be one of " + ", ".join(FAULT_ROUTES))
     if rule["cluster"] is not None and not isinstance(rule["cluster"], str):
@@ -527,6 +532,8 @@ def parse_rule(spec):
         raise UsageError("format must be one of " + ", ".join(FORMATS))
     if not is_number(rule["seconds"]) or rule["seconds"] < 0:
         raise UsageError("seconds must be a number >= 0")
+    if rule["message"] is not None and not isinstance(rule["message"], str):
+        raise UsageError("message must be a string")
     if not isinstance(rule["path"], str) or not rule["path"]:
         raise UsageError("path must be a non-empty string")
     if rule["kind"] in ANSWER_KINDS and rule["route"] not in ("clustercert", "any"):
@@ -793,7 +800,7 @@ class CCEHandler(Handler):
             reply = Reply(rule["status"] or 502, b"")
         else:
             status = int(kind)
-            reply = error_reply(status, rule["format"], "simulated %d fault" % status)
+            reply = error_reply(status, rule["format"], "simulated %d fault" % status, rule["message"])
             if status == 429:
                 retry_after = rule["retry_after"]
                 if retry_after is None:
@@ -811,6 +818,11 @@ class CCEHandler(Handler):
             available = [c for c in doc["items"] if c["status"]["phase"] == "Available"]
             if len(available) >= 2:
                 available[1]["metadata"]["name"] = available[0]["metadata"]["name"]
+            return json.dumps(doc).encode()
+        if kind == "ctl-name":
+            available = [c for c in doc["items"] if c["status"]["phase"] == "Available"]
+            if available:
+                available[0]["metadata"]["name"] += CTL_NAME
             return json.dumps(doc).encode()
         if kind == "dup-keys":
             # json cannot make a duplicate key: splice one into the text, after the real one.

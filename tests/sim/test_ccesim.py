@@ -629,8 +629,19 @@ class HostileAnswerTest(SimTestCase):
         items = self.sim.get_json(self.sim.base + "/clusters")["items"]
         self.assertEqual(len({c["metadata"]["name"] for c in items}), len(items))
 
+    def test_control_characters(self):
+        self.sim.fault(route="clusters", kind="ctl-name")
+        items = self.sim.get_json(self.sim.base + "/clusters")["items"]
+        first = [c for c in items if c["status"]["phase"] == "Available"][0]
+        self.assertEqual(first["metadata"]["name"], FLEET[0]["metadata"]["name"]
+                         + "\x1b]0;pwned\x07\x1b[2J\x9b")
+        for fmt, key in (("status", "message"), ("cce", "errorMessage")):
+            self.sim.fault(route="clusters", kind="400", format=fmt, message="red \x1b[31m")
+            status, _, body = self.sim.request("GET", self.sim.base + "/clusters")
+            self.assertEqual((status, json.loads(body)[key]), (400, "red \x1b[31m"))
+
     def test_bad_rules(self):
-        for rule in ({"kind": "exec", "route": "clusters"}, {"kind": "dup-name", "route": "cluster"},
+        for rule in ({"kind": "exec", "route": "clusters"}, {"kind": "400", "message": 3}, {"kind": "dup-name", "route": "cluster"},
                      {"kind": "key-file", "path": ""}):
             status, _, _ = self.sim.request("POST", "/_sim/faults", body=rule, token=None)
             self.assertEqual(status, 400, rule)
