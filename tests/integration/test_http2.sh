@@ -10,8 +10,12 @@ root=$WORK/root/api/v3/projects/p1/clusters/c1
 mkdir -p "$root"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
   -addext "subjectAltName=IP:127.0.0.1" -days 2 -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+# A real client certificate and key: answers are checked before they are taken.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=user -days 2 \
+  -keyout "$WORK/ckey.pem" -out "$WORK/ccert.pem" 2>/dev/null
 echo '{"kind":"Config","apiVersion":"v1","clusters":[{"name":"c","cluster":{"server":"https://127.0.0.1:1"}}],
-"users":[{"name":"u","user":{"token":"t"}}],"contexts":[{"name":"x","context":{"cluster":"c","user":"u"}}],
+"users":[{"name":"u","user":{"client-certificate-data":"'"$(base64 -w0 "$WORK/ccert.pem")"'",
+"client-key-data":"'"$(base64 -w0 "$WORK/ckey.pem")"'"}}],"contexts":[{"name":"x","context":{"cluster":"c","user":"u"}}],
 "current-context":"x"}' >"$root/clustercert"
 port=$("${CCE_PYTHON:-/usr/bin/python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$NGHTTPD" -a 127.0.0.1 -d "$WORK/root" "$port" "$WORK/key.pem" "$WORK/cert.pem" >"$WORK/nghttpd.log" 2>&1 &

@@ -99,9 +99,10 @@ end
 function TestHostile:test_other_clusters_still_renewed()
   env.sim:reset()
   local kc = env:path("mixed")
-  local res, code, err = rotate(kc, { "--quiet" })
+  local _, code, err = rotate(kc, { "--quiet" })
   lu.assertEquals(code, 0, err)
   local view = env:view(kc)
+  local res
   local old = { users = sl.entries(view, "users"), clusters = sl.entries(view, "clusters"),
                 contexts = sl.entries(view, "contexts") }
   for _, kind in ipairs{ "exec", "wrong-key", "key-file" } do
@@ -238,8 +239,9 @@ function TestNames:test_fetch_gives_each_its_own_entry()
   -- --split: one file each
   local dir = env:path("split")
   env.sim:fault{ route = "clusters", kind = "dup-name" }
-  code, _, err = env:run("fetch.lua", { "--match", "prod-000", "--split", dir, "--quiet" })
+  code, out, err = env:run("fetch.lua", { "--match", "prod-000", "--split", dir, "--quiet" })
   lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "")
   for _, name in ipairs(want) do lu.assertNotNil(sl.read(dir .. "/" .. name .. ".yaml"), name) end
   -- A name that two clusters share names neither.
   env.sim:fault{ route = "clusters", kind = "dup-name" }
@@ -312,6 +314,7 @@ function TestCurrentContext:test_set_when_the_file_has_none()
   sl.write(kc, "apiVersion: v1\nkind: Config\ncurrent-context: somewhere-else\n")
   res, code, err = rotate(kc, { "--match", "prod-*" })
   lu.assertEquals(code, 0, err)
+  lu.assertTrue(res.summary.added > 0)
   lu.assertEquals(current(kc), "somewhere-else")
   lu.assertNotStrContains(err, "current-context set")
   -- renewals alone set nothing

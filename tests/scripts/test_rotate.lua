@@ -278,6 +278,7 @@ function TestRotate:test_endpoints_and_prefix()
   kc = env:path("external-insecure")
   res, code = rotate(kc, { "--endpoint", "external-insecure", "--match", "prod-000", "--match", "staging-001" })
   lu.assertEquals(code, 0)
+  lu.assertEquals(res.summary.added, 2)
   cl = servers(kc)
   lu.assertStrContains(cl["prod-000"].server, "://127.0.0.2:")
   lu.assertTrue(cl["prod-000"]["insecure-skip-tls-verify"])
@@ -286,7 +287,7 @@ function TestRotate:test_endpoints_and_prefix()
 
   -- auto never writes insecure-skip-tls-verify: verified external, else internal (saying so).
   kc = env:path("auto")
-  local err
+  local _, err
   code, _, err = env:run("rotate_all.lua", { "--kubeconfig", kc, "--output", "json", table.unpack(picks) })
   lu.assertEquals(code, 0, err)
   cl = servers(kc)
