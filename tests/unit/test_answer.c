@@ -7,6 +7,7 @@
  * are made here with OpenSSL.
  */
 #include <errno.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -89,6 +90,17 @@ static char *text_b64(const char *text)
 }
 
 static char *CERT, *KEY, *CA, *OTHER_KEY, *EXPIRED, *FUTURE, *BACKWARDS, *ENC_KEY, *EXPIRED_KEY;
+static char *TRAD_KEY, *RSA_CERT, *RSA_KEY, *PACKED_CERT, *PACKED_KEY;
+
+/* The key in the pre-PKCS#8 form ("EC PRIVATE KEY", "RSA PRIVATE KEY"), as CCE and the simulator send it. */
+static char *key_b64_traditional(EVP_PKEY *k)
+{
+    BIO *m = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey_traditional(m, k, NULL, NULL, 0, NULL, NULL);
+    char *s = b64_of_bio(m);
+    BIO_free(m);
+    return s;
+}
 
 static int make_fixtures(void)
 {
@@ -102,6 +114,23 @@ static int make_fixtures(void)
     X509 *back = new_cert(k, ca, 86400 * 30, 86400 * 1, "cce-user");
     if (!cax || !good || !old || !soon || !back)
         return -1;
+    EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048), *packed = new_key();
+    /* A certificate with the compressed form of the point: the key's own encoding differs. */
+    if (!rsa || !packed ||
+        !EVP_PKEY_set_utf8_string_param(packed, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"))
+        return -1;
+    X509 *rsax = new_cert(rsa, ca, -60, 86400 * 30, "cce-user"), *packedx = new_cert(packed, ca, -60, 86400, "p");
+    if (!rsax || !packedx)
+        return -1;
+    TRAD_KEY = key_b64_traditional(k);
+    RSA_CERT = cert_b64(rsax);
+    RSA_KEY = key_b64_traditional(rsa);
+    PACKED_CERT = cert_b64(packedx);
+    PACKED_KEY = key_b64(packed, 0);
+    X509_free(rsax);
+    X509_free(packedx);
+    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(packed);
     CA = cert_b64(cax);
     CERT = cert_b64(good);
     KEY = key_b64(k, 0);
@@ -247,6 +276,25 @@ static void test_good_answer_whitelisted(void)
     cce_kubeconfig_free(kc);
 }
 
+/* The key forms OpenSSL writes, and a certificate whose key is encoded otherwise than the key's. */
+static void test_key_forms(void)
+{
+    const char *pairs[][2] = {{CERT, KEY}, {CERT, TRAD_KEY}, {RSA_CERT, RSA_KEY}, {PACKED_CERT, PACKED_KEY}};
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        char why[256] = "";
+        int rc = cce_credential_check(pairs[i][0], pairs[i][1], time(NULL), why, sizeof why);
+        CHECK(rc == 0);
+        if (rc != 0)
+            fprintf(stderr, "  pair %zu: %s\n", i, why);
+    }
+    const char *wrong[][2] = {{RSA_CERT, KEY}, {CERT, RSA_KEY}, {PACKED_CERT, KEY}, {CERT, PACKED_KEY}};
+    for (size_t i = 0; i < sizeof wrong / sizeof *wrong; i++) {
+        char why[256] = "";
+        CHECK(cce_credential_check(wrong[i][0], wrong[i][1], time(NULL), why, sizeof why) == -1);
+        CHECK_STR(why, "client key does not match the certificate");
+    }
+}
+
 static void test_ca_and_insecure(void)
 {
     /* Both at once (a real CCE quirk): the CA stays, the flag goes. */
@@ -317,7 +365,7 @@ static void test_bad_credentials(void)
     /* Encrypted: refused without asking for a pass phrase (stdin is /dev/null, see main). */
     v = good_answer();
     set_user(v, "client-key-data", json_string(ENC_KEY));
-    REFUSED(v, "user \"user\": client-key-data is not an unencrypted PEM private key");
+    REFUSED(v, "user \"user\": client-key-data is an encrypted private key");
 
     v = good_answer();
     json_object_del(user_of(v), "client-key-data");
@@ -460,7 +508,12 @@ static void test_ca(void)
     free(s);
     v = good_answer();
     json_object_set_new(cluster_of(v, 0), "certificate-authority-data", json_string(KEY));
+    REFUSED(v, "cluster \"internalCluster\": certificate-authority-data holds a PEM block that is not a certificate");
+    s = text_b64("-----BEGIN CERTIFICATE-----\nTm90IGEgY2VydGlmaWNhdGUgYXQgYWxs\n-----END CERTIFICATE-----\n");
+    v = good_answer();
+    json_object_set_new(cluster_of(v, 0), "certificate-authority-data", json_string(s));
     REFUSED(v, "cluster \"internalCluster\": certificate-authority-data is not a PEM certificate bundle");
+    free(s);
     /* a bundle of two is fine; a key hidden after a certificate is not */
     char pem[16384];
     size_t n;
@@ -589,6 +642,7 @@ int main(void)
         CHECK(0);
     } else {
         test_good_answer_whitelisted();
+        test_key_forms();
         test_ca_and_insecure();
         test_bad_credentials();
         test_bad_dates();
