@@ -22,6 +22,8 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -1083,12 +1085,47 @@ static EVP_PKEY *key_of_block(const char *name, const unsigned char *der, long l
 }
 
 /*
+ * An EC key's public point and curve straight from the provider (a few us),
+ * against the certificate's id-ecPublicKey SubjectPublicKeyInfo: 1 when the
+ * curve and the encoded point are the same, else 0 (then the slower ways decide).
+ */
+static int ec_same_key(const cert_der *cd, EVP_PKEY *pk)
+{
+    static const unsigned char id_ec_public_key[] = {0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01};
+    if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC)
+        return 0;
+    const unsigned char *p = cd->spki.c, *end = cd->spki.c + cd->spki.len;
+    tlv alg, bits, oid, curve;
+    if (der_expect(&p, end, 0x30, &alg) < 0 || der_expect(&p, end, 0x03, &bits) < 0 || p != end || bits.len < 2 ||
+        bits.c[0] != 0)
+        return 0;
+    const unsigned char *q = alg.c, *qe = alg.c + alg.len;
+    if (der_expect(&q, qe, 0x06, &oid) < 0 || oid.full != sizeof id_ec_public_key ||
+        memcmp(oid.start, id_ec_public_key, sizeof id_ec_public_key) != 0 || der_expect(&q, qe, 0x06, &curve) < 0 ||
+        q != qe || curve.full > LONG_MAX)
+        return 0;
+    char group[80];
+    unsigned char point[160];
+    size_t glen = 0, plen = 0;
+    if (!EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen) ||
+        !EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof point, &plen))
+        return 0;
+    const unsigned char *c = curve.start;
+    ASN1_OBJECT *o = d2i_ASN1_OBJECT(NULL, &c, (long)curve.full);
+    int nid = o ? OBJ_obj2nid(o) : NID_undef;
+    ASN1_OBJECT_free(o);
+    return nid != NID_undef && nid == OBJ_txt2nid(group) && bits.len - 1 == plen && memcmp(bits.c + 1, point, plen) == 0;
+}
+
+/*
  * Whether `pk` is the certificate's key.  Equal SubjectPublicKeyInfo bytes
  * settle it at once; otherwise (another but equivalent encoding, such as a
  * compressed point) OpenSSL decodes the certificate and compares the keys.
  */
 static int key_matches(const cert_der *cd, EVP_PKEY *pk)
 {
+    if (ec_same_key(cd, pk))
+        return 1;
     unsigned char *spki = NULL;
     int n = i2d_PUBKEY(pk, &spki);
     int same = n > 0 && (size_t)n == cd->spki.full && memcmp(spki, cd->spki.start, (size_t)n) == 0;
