@@ -94,6 +94,15 @@ function TestHostile:test_rotate_refuses_every_hostile_answer()
   lu.assertEquals(rc, 0, out)
 end
 
+-- The text of user `name` in a kubeconfig file cceauto wrote ("- name: X\n  user:\n ...").
+local function user_block(text, name)
+  local users = text:match("\nusers:\n(.*)$") or ""
+  local start = users:find("- name: " .. name .. "\n", 1, true)
+  if not start then return nil end
+  local stop = users:find("\n%- ", start + 1) or users:find("\n[^%s]", start + 1) or #users
+  return users:sub(start, stop)
+end
+
 -- Several clusters renewed at once, the victim's answer hostile: the others are saved, the
 -- victim's entry is exactly what it was.
 function TestHostile:test_other_clusters_still_renewed()
@@ -105,6 +114,8 @@ function TestHostile:test_other_clusters_still_renewed()
   local res
   local old = { users = sl.entries(view, "users"), clusters = sl.entries(view, "clusters"),
                 contexts = sl.entries(view, "contexts") }
+  local old_text = user_block(sl.read(kc), VICTIM)
+  lu.assertStrContains(old_text or "", "client-key-data: ")
   for _, kind in ipairs{ "exec", "wrong-key", "key-file" } do
     hostile(kind, SECRET)
     res, code, err = rotate(kc, { "--force", "--quiet" })
@@ -122,7 +133,9 @@ function TestHostile:test_other_clusters_still_renewed()
       if section == "users" then lu.assertEquals(others_changed, #res.results - 1, kind) end
     end
     assert_clean(sl.read(kc), kind .. ": kubeconfig")
-    -- the victim's text in the file, line by line, is the one it had
+    -- the victim's credential in the file, byte for byte, is the one it had
+    lu.assertNotNil(old_text)
+    lu.assertEquals(user_block(sl.read(kc), VICTIM), old_text, kind)
     old.users = sl.entries(view, "users")
   end
 end
