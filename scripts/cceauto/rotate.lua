@@ -171,12 +171,25 @@ function M.run(kc, selected, all, opts)
   return results, stats
 end
 
+-- Whether kubectl, reading $KUBECONFIG's files merged, already has a current-context from a
+-- file other than `path` (the first one, which we write): then setting one in `path` would
+-- change the context the user works in.
+local function current_elsewhere(path)
+  local list = os.getenv("KUBECONFIG") or ""
+  if not list:find(":", 1, true) or list:match("[^:]+") ~= path then return false end
+  local merged = cce.kubeconfig.load()
+  local cur = merged and merged:current_context()
+  if merged then merged:close() end
+  return cur ~= nil and cur ~= ""
+end
+
 -- A kubeconfig without current-context gets the first context this run added: Python's
 -- kubernetes client and others refuse a file without one. One that has a current-context
--- keeps it. Returns the context set, or nil.
-function M.set_current(kc, results)
+-- keeps it (also one that another file of $KUBECONFIG provides). Returns the context set,
+-- or nil.
+function M.set_current(kc, results, path)
   local cur = kc:current_context()
-  if cur ~= nil and cur ~= "" then return nil end
+  if (cur ~= nil and cur ~= "") or (path and current_elsewhere(path)) then return nil end
   for _, r in ipairs(results) do
     if r.action == "added" and kc:context(r.context) then
       kc:use_context(r.context)
@@ -277,7 +290,7 @@ function M.main(kc, path, selected, all, opts)
   end
   local results, stats = M.run(kc, selected, all, opts)
   if not opts.dry_run then
-    local current = M.set_current(kc, results)
+    local current = M.set_current(kc, results, path)
     local ok, err = M.save(kc, path, results)
     if not ok then
       cli.warn("saving %s failed: %s", path, tostring(err))

@@ -341,6 +341,31 @@ function TestCurrentContext:test_set_when_the_file_has_none()
   lu.assertNotStrContains(err, "current-context set")
 end
 
+-- With KUBECONFIG=a:b, kubectl takes current-context from b when a has none: rotate_all
+-- writes a and must not shadow b's.
+function TestCurrentContext:test_kubeconfig_list()
+  env.sim:reset()
+  local a, b = env:path("list-a"), env:path("list-b")
+  sl.write(b, "apiVersion: v1\nkind: Config\ncurrent-context: theirs\n")
+  local list = a .. ":" .. b
+  local res, code, err = env:json("rotate_all.lua", { "--match", "dev-*", "--output", "json" },
+    { env = { KUBECONFIG = list } })
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(res.kubeconfig, a)
+  lu.assertTrue(res.summary.added > 0)
+  lu.assertNotStrContains(err, "current-context set")
+  lu.assertNotStrContains(sl.read(a), "current-context: dev")
+  lu.assertEquals(sl.read(b), "apiVersion: v1\nkind: Config\ncurrent-context: theirs\n")
+  -- with neither file having one, the first file gets it
+  local c = env:path("list-c")
+  sl.write(b, "apiVersion: v1\nkind: Config\n")
+  res, code, err = env:json("rotate_all.lua", { "--match", "dev-*", "--output", "json" },
+    { env = { KUBECONFIG = c .. ":" .. b } })
+  lu.assertEquals(code, 0, err)
+  lu.assertStrContains(err, "current-context set to " .. res.results[1].context)
+  lu.assertStrContains(sl.read(c), "current-context: " .. res.results[1].context)
+end
+
 function TestCurrentContext:test_fetch_output_says_so()
   env.sim:reset()
   local out = env:path("fetch-cur")
