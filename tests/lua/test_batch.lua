@@ -124,6 +124,18 @@ function TestBatch:test_random_faults_all_end_fresh()
   lu.assertEquals(st.ok, #items)
 end
 
+-- Seconds become milliseconds one way everywhere (nearest, at least 1 ms): a tiny
+-- deadline is a deadline, not "none" (it used to round to 0, which means no deadline).
+function TestBatch:test_tiny_deadline_is_a_deadline()
+  sim:config{ latency_ms = 200 }
+  local res = cce.fetch({ items[1] }, { duration = 3, deadline = 0.0004 })
+  lu.assertNotNil(res[1].error)
+  lu.assertEquals(res[1].error.code, "TIMEOUT")
+  lu.assertErrorMsgContains("option 'deadline' must be a number of seconds", cce.fetch, items, { deadline = "1" })
+  lu.assertErrorMsgContains("option 'deadline' must be between 0 and 86400", cce.fetch, items, { deadline = 0 })
+  lu.assertErrorMsgContains("option 'duration' must be an integer", cce.fetch, items, { duration = 1.5 })
+end
+
 function TestBatch:test_deadline_per_item()
   sim:fault{ route = "clustercert", cluster = items[1].id, kind = "slow", seconds = 3, count = 1 }
   local res = cce.fetch(items, { duration = 3, concurrency = 8, deadline = 1 })
@@ -269,7 +281,7 @@ function TestBatch:test_no_request_after_signal_and_next_batch_runs()
   lu.assertEquals(ok, at.done)
   lu.assertEquals(ok + intr, #items)
   sim:config{ latency_ms = 0 }
-  res, st = cce.fetch(items, { duration = 3, concurrency = 8 })
+  _, st = cce.fetch(items, { duration = 3, concurrency = 8 })
   lu.assertFalse(st.interrupted)
   lu.assertEquals(st.ok, #items)
 end
