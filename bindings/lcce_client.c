@@ -35,10 +35,11 @@ void *lcce_client_pin(lua_State *L, int idx)
 {
     lcce_client_check(L, idx);
     lclient *u = lua_touserdata(L, idx);
-    if (u->pins++ == 0) {
+    if (u->pins == 0) {
         lua_pushvalue(L, idx);
-        u->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        u->ref = luaL_ref(L, LUA_REGISTRYINDEX); /* may raise: counted only once it holds */
     }
+    u->pins++;
     return u;
 }
 
