@@ -223,6 +223,7 @@ end
 -- A client closed or dropped by a progress callback lives until the batch ends.
 function TestBatch:test_client_closed_during_batch()
   local c2 = sim:client()
+  local weak = setmetatable({ c2 }, { __mode = "v" })
   local batch = {}
   for i = 1, 12 do
     batch[i] = setmetatable({ id = items[i].id }, { __index = function(_, k) if k == "client" then return c2 end end })
@@ -242,6 +243,9 @@ function TestBatch:test_client_closed_during_batch()
   lu.assertTrue(closed)
   lu.assertEquals(st.ok, #batch)
   for i, r in ipairs(res) do lu.assertNotNil(r.kubeconfig, "item " .. i .. ": " .. tostring(r.error)) end
+  collectgarbage()
+  collectgarbage()
+  lu.assertNil(weak[1], "the batch did not let go of its client")
   -- closing a client that an item names is refused up front, not a crash
   local c3 = sim:client()
   c3:close()
