@@ -108,6 +108,8 @@ void cce_client_count_request(cce_client *c, int retry);
  * retrying as the client's policy says.  Returns 0 with a 2xx response in
  * *resp; otherwise -1 with *err describing the final failure.  `what` names
  * the operation in error messages ("list clusters", "clustercert <id>").
+ * The transfer and the retry waits run on the client's epoll loop; with
+ * stop_on_signals, SIGINT/SIGTERM end either at once with "INTERRUPTED".
  */
 int cce_http_call(cce_client *c, const char *method, const char *path, const char *body,
                   const char *what, cce_http_resp *resp, cce_error *err);
