@@ -324,6 +324,11 @@ void cce_loop_wait(cce_loop *l, long max_ms, const cce_stop *s)
     struct epoll_event ready[64];
     int nready = s && s->active ? epoll_pwait(l->epfd, ready, 64, (int)wait, &s->wait_mask)
                                 : epoll_wait(l->epfd, ready, 64, (int)wait);
+    /* A signal (which may come with ready events, not only as EINTR): the caller
+     * looks at it before curl does anything more; epoll is level-triggered, so
+     * nothing is lost if it goes on. */
+    if ((nready < 0 && errno == EINTR) || cce_stop_signal(s))
+        return;
     int running = 0;
     for (int r = 0; r < nready; r++) {
         int flags = (ready[r].events & EPOLLIN ? CURL_CSELECT_IN : 0) | (ready[r].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
