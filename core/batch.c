@@ -288,12 +288,15 @@ static void batch_report(batch *b, long long now)
 static void batch_wait(batch *b)
 {
     long long now = cce_now_ms();
-    long wait = (long)(b->last_report + b->interval - now);
-    if (wait < 0)
-        wait = 0;
+    long wait = -1; /* -1: until curl's own timeout */
+    if (b->o->progress) {
+        wait = (long)(b->last_report + b->interval - now);
+        if (wait < 0)
+            wait = 0;
+    }
     for (size_t w = 0; w < b->nwait; w++) {
         long d = (long)(b->st[b->waiting[w]].due_ms - now);
-        if (d < wait)
+        if (wait < 0 || d < wait)
             wait = d < 0 ? 0 : d;
     }
     cce_loop_wait(&b->loop, wait, &b->stop);
