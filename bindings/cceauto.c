@@ -16,10 +16,16 @@
  *   - package.path starts with the script's own directory, then the scripts
  *     directory, so scripts can require modules beside them and the shipped
  *     helpers (the modules under scripts/cceauto/);
- *   - usage errors exit with 2, an interrupted (SIGINT) run exits with 130,
- *     -v/--version and -h/--help print and exit 0;
+ *   - usage errors exit with 2, an interrupted (SIGINT) run exits with 130
+ *     and prints "interrupted!" without a traceback (^C is not a bug to debug;
+ *     a cce call in progress ends at once and hands the signal on, so this
+ *     holds there too), -v/--version and -h/--help print and exit 0;
  *   - an uncaught error object with a __tostring metamethod is printed through
  *     it, with a traceback like any other error;
+ *   - no module is loaded from the working directory: the relative entries of
+ *     Lua's default package.path and package.cpath ("./?.lua", "./?/init.lua",
+ *     "./?.so") are dropped, unless LUA_PATH or LUA_CPATH names them (a script
+ *     run in a directory of downloads must not pick up ./lfs.lua);
  *   - messages always carry the "cceauto: " prefix and stdout is flushed
  *     before anything is written to stderr, so the two interleave in order.
  *
@@ -169,8 +175,10 @@ static int report(lua_State *L, int status) {
  */
 static int msghandler(lua_State *L) {
     const char *msg = lua_tostring(L, 1);
-    if (msg != NULL && interrupted && ends_with(msg, INTERRUPTED_MSG))
+    if (msg != NULL && interrupted && ends_with(msg, INTERRUPTED_MSG)) {
         interrupt_escaped = 1; /* not caught, or caught and raised again */
+        return 1;              /* the message alone: no traceback */
+    }
     if (msg == NULL) {
         if (luaL_getmetafield(L, 1, "__tostring") != LUA_TNIL) {
             lua_pushvalue(L, 1);
@@ -593,8 +601,58 @@ static int handle_luainit(lua_State *L) {
  * included; this way the host starts as fast as lua5.4 and the module is the
  * very one a stock lua5.4 requires.
  */
+/* Whether `entry` is one of the ';'-separated templates of `list`. */
+static int list_has(const char *list, const char *entry, size_t len) {
+    while (list != NULL && *list) {
+        size_t n = strcspn(list, ";");
+        if (n == len && strncmp(list, entry, len) == 0)
+            return 1;
+        list += n + (list[n] == ';');
+    }
+    return 0;
+}
+
+/*
+ * Drops the relative templates ("./?.lua" and the like) from package[field],
+ * except those the user's own variable (LUA_PATH_5_4 / LUA_PATH, or the CPATH
+ * pair; not read under -E) names: the defaults must not load code from
+ * whatever directory cceauto happens to run in.
+ */
+static void drop_relative(lua_State *L, const char *field, const char *var) {
+    const char *user = NULL;
+    luaL_Buffer b;
+    int first = 1;
+    lua_getfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
+    if (!lua_toboolean(L, -1)) {
+        const char *v54 = lua_pushfstring(L, "%s_5_4", var);
+        user = getenv(v54);
+        lua_pop(L, 1);
+        if (user == NULL)
+            user = getenv(var);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, -1, field);
+    const char *p = lua_tostring(L, -1);
+    luaL_buffinit(L, &b);
+    while (p != NULL && *p) {
+        size_t n = strcspn(p, ";");
+        if (n > 0 && (p[0] == '/' || list_has(user, p, n))) {
+            if (!first)
+                luaL_addchar(&b, ';');
+            luaL_addlstring(&b, p, n);
+            first = 0;
+        }
+        p += n + (p[n] == ';');
+    }
+    luaL_pushresult(&b);
+    lua_setfield(L, -3, field);
+    lua_pop(L, 1);
+}
+
 static void preload_modules(lua_State *L) {
     lua_getglobal(L, "package");
+    drop_relative(L, "path", "LUA_PATH");
+    drop_relative(L, "cpath", "LUA_CPATH");
     push_own_dir(L, CCE_MODULE_BUILD_DIR, CCE_MODULE_RELATIVE_DIR, CCE_MODULE_INSTALL_DIR);
     lua_getfield(L, -2, "cpath");
     lua_pushfstring(L, "%s/?.so;%s", lua_tostring(L, -2), lua_tostring(L, -1));

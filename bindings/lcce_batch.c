@@ -72,16 +72,75 @@ static int on_progress(void *ud, const cce_batch_progress *p)
     return stop;
 }
 
-static lua_Integer opt_int(lua_State *L, int t, const char *k, lua_Integer def, lua_Integer lo, lua_Integer hi)
+/*
+ * Everything a batch holds outside Lua, in one userdata that is also a
+ * to-be-closed value: an error anywhere (a bad item, a raising progress
+ * function, memory) releases the pinned clients and frees what the items hold,
+ * and so does a normal end.  Item fields are read once, with lua_getfield
+ * (cluster tables have an __index), and the ids copied: nothing the script's
+ * metamethods return later can change what C uses.
+ */
+#define BATCH_MT "cce.FetchState"
+
+typedef struct fetch_state {
+    size_t n, pinned;
+    cce_batch_item *items;  /* n */
+    char **ids;             /* n copies */
+    void **pins;            /* `pinned` clients */
+} fetch_state;
+
+static int fetch_state_release(lua_State *L)
 {
-    lua_getfield(L, t, k);
-    lua_Integer v = def;
-    if (!lua_isnil(L, -1)) {
-        if (!lua_isinteger(L, -1) || (v = lua_tointeger(L, -1)) < lo || v > hi)
-            luaL_error(L, "cce.fetch: option '%s' must be an integer from %d to %d", k, (int)lo, (int)hi);
+    fetch_state *fs = luaL_checkudata(L, 1, BATCH_MT);
+    while (fs->pinned > 0)
+        lcce_client_unpin(L, fs->pins[--fs->pinned]);
+    for (size_t i = 0; fs->items && i < fs->n; i++) {
+        cce_kubeconfig_free(fs->items[i].kc);
+        cce_error_clear(&fs->items[i].err);
     }
-    lua_pop(L, 1);
-    return v;
+    for (size_t i = 0; fs->ids && i < fs->n; i++)
+        free(fs->ids[i]);
+    free(fs->items);
+    free(fs->ids);
+    free(fs->pins);
+    memset(fs, 0, sizeof *fs);
+    return 0;
+}
+
+#define WHO "cce.fetch"
+
+/* Reads item i (1-based, the table on top) into fs->items[i-1]; raises on a bad one. */
+static void read_item(lua_State *L, fetch_state *fs, size_t i, lua_Integer days)
+{
+    int t = lua_gettop(L);
+    cce_batch_item *it = &fs->items[i - 1];
+    if (!lua_istable(L, t))
+        luaL_error(L, "cce.fetch: item %I is not a table", (lua_Integer)i);
+    lua_getfield(L, t, "client");
+    if (!luaL_testudata(L, -1, LCCE_CLIENT_MT))
+        luaL_error(L, "cce.fetch: item %I has no client (a cce.Client)", (lua_Integer)i);
+    void *pin = lcce_client_pin(L, -1); /* raises when closed */
+    fs->pins[fs->pinned++] = pin;
+    it->client = lcce_client_check(L, -1);
+    lua_getfield(L, t, "id");
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "cce.fetch: item %I has no id (a string, not %s)", (lua_Integer)i, luaL_typename(L, -1));
+    size_t len;
+    const char *id = lua_tolstring(L, -1, &len);
+    if ((fs->ids[i - 1] = malloc(len + 1)) == NULL)
+        luaL_error(L, "cce.fetch: out of memory");
+    memcpy(fs->ids[i - 1], id, len + 1);
+    it->cluster_id = fs->ids[i - 1];
+    lua_getfield(L, t, "duration");
+    it->days = (long)days;
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isinteger(L, -1))
+            luaL_error(L, "cce.fetch: item %I: duration must be an integer, not %s", (lua_Integer)i,
+                       luaL_typename(L, -1));
+        lua_Integer d = lua_tointeger(L, -1);
+        it->days = d > 100000 || d < -100000 ? 0 : (long)d; /* the core refuses 0 with a clear message */
+    }
+    lua_settop(L, t - 1);
 }
 
 static int l_fetch(lua_State *L)
@@ -94,19 +153,18 @@ static int l_fetch(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
     /* Durations outside 1..1825 pass through: the core refuses them per item. */
-    lua_Integer days = opt_int(L, 2, "duration", 30, -100000, 100000);
+    lua_Integer days = 30;
     cce_batch_opts o;
     memset(&o, 0, sizeof o);
-    o.concurrency = (int)opt_int(L, 2, "concurrency", 16, 1, 1024);
+    o.concurrency = 16;
     o.stop_on_signals = 1;
-    lua_getfield(L, 2, "deadline");
-    if (!lua_isnil(L, -1)) {
-        lua_Number d = luaL_checknumber(L, -1);
-        if (!(d > 0) || d > 86400)
-            return luaL_error(L, "cce.fetch: option 'deadline' must be between 0 and 86400 seconds");
-        o.deadline_ms = (long)(d * 1000 + 0.5);
-    }
-    lua_pop(L, 1);
+    if (lua_getfield(L, 2, "duration") != LUA_TNIL)
+        days = lcce_opt_integer(L, -1, WHO, "duration", -100000, 100000);
+    if (lua_getfield(L, 2, "concurrency") != LUA_TNIL)
+        o.concurrency = (int)lcce_opt_integer(L, -1, WHO, "concurrency", 1, 1024);
+    if (lua_getfield(L, 2, "deadline") != LUA_TNIL)
+        o.deadline_ms = lcce_opt_seconds_ms(L, -1, WHO, "deadline", 86400);
+    lua_settop(L, 2);
     fetch_ctx ctx = {L, 0, 0, 0};
     lua_getfield(L, 2, "progress"); /* index 3, stays */
     if (lua_isfunction(L, 3))
@@ -118,53 +176,36 @@ static int l_fetch(lua_State *L)
         o.progress_ud = &ctx;
     }
 
-    /* Items and copies of their ids live in one userdata, freed by the GC whatever happens. */
-    size_t n = (size_t)luaL_len(L, 1), idbytes = 0;
+    size_t n = (size_t)lua_rawlen(L, 1);
+    fetch_state *fs = lua_newuserdatauv(L, sizeof *fs, 0); /* index 4, closed on any exit */
+    memset(fs, 0, sizeof *fs);
+    if (luaL_newmetatable(L, BATCH_MT)) {
+        lua_pushcfunction(L, fetch_state_release);
+        lua_setfield(L, -2, "__close");
+        lua_pushcfunction(L, fetch_state_release);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, 4);
+    lua_toclose(L, 4);
+    if (n > (size_t)1 << 24)
+        return luaL_error(L, "cce.fetch: %I items are more than a batch takes", (lua_Integer)n);
+    fs->items = calloc(n ? n : 1, sizeof *fs->items);
+    fs->ids = calloc(n ? n : 1, sizeof *fs->ids);
+    fs->pins = calloc(n ? n : 1, sizeof *fs->pins);
+    if (!fs->items || !fs->ids || !fs->pins)
+        return luaL_error(L, "cce.fetch: out of memory");
+    fs->n = n;
     for (size_t i = 1; i <= n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i);
-        if (!lua_istable(L, -1))
-            return luaL_error(L, "cce.fetch: item %d is not a table", (int)i);
-        lua_getfield(L, -1, "id");
-        if (lua_type(L, -1) != LUA_TSTRING)
-            return luaL_error(L, "cce.fetch: item %d has no id (a string)", (int)i);
-        idbytes += lua_rawlen(L, -1) + 1;
-        lua_pop(L, 2);
-    }
-    cce_batch_item *items = lua_newuserdatauv(L, n * sizeof *items + idbytes + 1, 0); /* index 4 */
-    memset(items, 0, n * sizeof *items);
-    char *ids = (char *)(items + n);
-    for (size_t i = 0; i < n; i++) {
-        lua_rawgeti(L, 1, (lua_Integer)i + 1);
-        lua_getfield(L, -1, "client");
-        if (!luaL_testudata(L, -1, LCCE_CLIENT_MT))
-            return luaL_error(L, "cce.fetch: item %d has no client (a cce.Client)", (int)i + 1);
-        items[i].client = lcce_client_check(L, -1);
-        lua_getfield(L, -2, "id");
-        size_t len;
-        const char *id = lua_tolstring(L, -1, &len);
-        memcpy(ids, id, len + 1);
-        items[i].cluster_id = ids;
-        ids += len + 1;
-        lua_getfield(L, -3, "duration");
-        items[i].days = (long)days;
-        if (!lua_isnil(L, -1)) {
-            if (!lua_isinteger(L, -1))
-                return luaL_error(L, "cce.fetch: item %d: duration must be an integer", (int)i + 1);
-            lua_Integer d = lua_tointeger(L, -1);
-            items[i].days = d > 100000 || d < -100000 ? 0 : (long)d;
-        }
-        lua_pop(L, 4);
+        read_item(L, fs, i, days);
     }
 
+    cce_batch_item *items = fs->items;
     cce_batch_stats st;
     cce_clustercert_batch(items, n, &o, &st);
 
     if (ctx.failed_call) {
-        for (size_t i = 0; i < n; i++) {
-            cce_kubeconfig_free(items[i].kc);
-            cce_error_clear(&items[i].err);
-        }
-        return lua_error(L); /* the progress function's error, still on top */
+        return lua_error(L); /* the progress function's error, on top; closing index 4 releases everything */
     }
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
@@ -172,8 +213,9 @@ static int l_fetch(lua_State *L)
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
         lua_setfield(L, -2, "cluster");
         if (items[i].kc) {
-            lcce_kubeconfig_push(L, items[i].kc);
-            items[i].kc = NULL;
+            cce_kubeconfig *kc = items[i].kc;
+            items[i].kc = NULL; /* the userdata owns it from here, even if the push fails */
+            lcce_kubeconfig_push(L, kc);
             lua_setfield(L, -2, "kubeconfig");
         } else {
             lcce_push_error_table(L, &items[i].err);

@@ -4,40 +4,74 @@
  *   local c, err = cce.client{ project_id = ..., token = ..., endpoint = ... }
  *   c:clusters()  c:cluster(id)  c:clustercert(id, {duration = 30})
  */
-#include <math.h>
+#include <signal.h>
 #include <string.h>
 
 #include "internal.h"
 #include "lcce_internal.h"
 
+/*
+ * A batch (cce.fetch) pins the clients it uses: a registry reference keeps
+ * the userdata alive, and c:close() while pinned only marks it closed; the
+ * last unpin frees it.  So a progress callback that closes a client, or drops
+ * the last reference to it, cannot free what the batch's transfers use.
+ */
 typedef struct lclient {
-    cce_client *c; /* NULL once closed */
+    cce_client *c; /* NULL once freed */
+    int closed;    /* closed by the script: every method raises */
+    int pins;      /* batches using it */
+    int ref;       /* registry reference while pinned */
 } lclient;
 
 cce_client *lcce_client_check(lua_State *L, int idx)
 {
     lclient *u = luaL_checkudata(L, idx, LCCE_CLIENT_MT);
-    if (!u->c)
+    if (!u->c || u->closed)
         luaL_error(L, "attempt to use a closed cce.Client");
     return u->c;
 }
 
-/* Seconds (a Lua number, fractions allowed) -> milliseconds. */
-static long opt_seconds(lua_State *L, int idx, const char *key)
+void *lcce_client_pin(lua_State *L, int idx)
 {
-    if (!lua_isnumber(L, idx))
-        luaL_error(L, "cce.client: option '%s' must be a number of seconds", key);
-    double s = lua_tonumber(L, idx);
-    if (!(s > 0) || s > 86400)
-        luaL_error(L, "cce.client: option '%s' must be between 0 and 86400 seconds", key);
-    return (long)ceil(s * 1000);
+    lcce_client_check(L, idx);
+    lclient *u = lua_touserdata(L, idx);
+    if (u->pins == 0) {
+        lua_pushvalue(L, idx);
+        u->ref = luaL_ref(L, LUA_REGISTRYINDEX); /* may raise: counted only once it holds */
+    }
+    u->pins++;
+    return u;
 }
+
+void lcce_client_unpin(lua_State *L, void *pin)
+{
+    lclient *u = pin;
+    if (--u->pins > 0)
+        return;
+    if (u->closed) { /* closed during the batch: now it can go */
+        cce_client_free(u->c);
+        u->c = NULL;
+    }
+    luaL_unref(L, LUA_REGISTRYINDEX, u->ref);
+    u->ref = LUA_NOREF;
+}
+
+void lcce_client_pass_signal(cce_client *c)
+{
+    /* The call restored the handler that was there before it: lua.c's and
+     * cceauto's turn SIGINT into an "interrupted!" error, SIG_DFL ends the
+     * process, as if the signal had come outside the call. */
+    int sig = cce_client_take_signal(c);
+    if (sig)
+        raise(sig);
+}
+
+#define WHO "cce.client"
 
 static int l_client(lua_State *L)
 {
     cce_client_opts o;
     memset(&o, 0, sizeof o);
-    int has_retries = 0;
     if (!lua_isnoneornil(L, 1)) {
         luaL_checktype(L, 1, LUA_TTABLE);
         lua_pushnil(L);
@@ -58,33 +92,26 @@ static int l_client(lua_State *L)
             STR_OPT(endpoint)
             STR_OPT(ca_file)
             if (strcmp(k, "insecure") == 0) {
-                if (t != LUA_TBOOLEAN)
-                    return luaL_error(L, "cce.client: option 'insecure' must be a boolean");
-                o.insecure = lua_toboolean(L, -1);
+                o.insecure = lcce_opt_boolean(L, -1, WHO, k);
             } else if (strcmp(k, "timeout") == 0) {
-                o.timeout_ms = opt_seconds(L, -1, k);
+                o.timeout_ms = lcce_opt_seconds_ms(L, -1, WHO, k, 86400);
             } else if (strcmp(k, "connect_timeout") == 0) {
-                o.connect_timeout_ms = opt_seconds(L, -1, k);
+                o.connect_timeout_ms = lcce_opt_seconds_ms(L, -1, WHO, k, 86400);
             } else if (strcmp(k, "backoff") == 0) {
-                o.backoff_ms = opt_seconds(L, -1, k);
+                o.backoff_ms = lcce_opt_seconds_ms(L, -1, WHO, k, 86400);
             } else if (strcmp(k, "max_backoff") == 0) {
-                o.max_backoff_ms = opt_seconds(L, -1, k);
+                o.max_backoff_ms = lcce_opt_seconds_ms(L, -1, WHO, k, 86400);
             } else if (strcmp(k, "retries") == 0) {
-                lua_Integer n;
-                if (!lua_isinteger(L, -1) || (n = lua_tointeger(L, -1)) < 0 || n > 100)
-                    return luaL_error(L, "cce.client: option 'retries' must be an integer from 0 to 100");
-                o.retries = n == 0 ? -1 : (int)n;
-                has_retries = 1;
+                lua_Integer n = lcce_opt_integer(L, -1, WHO, k, 0, 100);
+                o.retries = n == 0 ? -1 : (int)n; /* 0 in the core means default */
             } else if (strcmp(k, "max_response") == 0) {
-                lua_Integer n;
-                if (!lua_isinteger(L, -1) || (n = lua_tointeger(L, -1)) < 1024)
-                    return luaL_error(L, "cce.client: option 'max_response' must be an integer of at least 1024 bytes");
-                o.max_response = (size_t)n;
+                o.max_response = (size_t)lcce_opt_integer(L, -1, WHO, k, 1024, (lua_Integer)1 << 40);
             } else if (strcmp(k, "log_level") == 0) {
-                int lv = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : cce_log_level_parse(lua_tostring(L, -1));
-                if (lv < 0 || lv > CCE_LOG_TRACE)
+                /* A name, or 0..4 counted from error as CCEAUTO_LOG reads digits. */
+                int lv = lua_type(L, -1) == LUA_TSTRING || lua_isinteger(L, -1) ? cce_log_level_parse(lua_tostring(L, -1)) : -1;
+                if (lv < 0)
                     return luaL_error(L, "cce.client: option 'log_level' must be error, warn, info, debug or trace");
-                o.log_level = lv == 0 ? -1 : lv; /* 0 would mean "default" */
+                o.log_level = lv;
             } else {
                 return luaL_error(L, "cce.client: unknown option '%s'", k);
             }
@@ -92,13 +119,14 @@ static int l_client(lua_State *L)
             lua_pop(L, 1);
         }
     }
-    (void)has_retries;
     cce_client_opts_from_env(&o);
-    if (o.log_level < 0)
-        o.log_level = CCE_LOG_ERROR;
+    o.stop_on_signals = 1; /* ^C ends a call (a transfer, a Retry-After wait) at once */
 
     lclient *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->c = NULL; /* closed until the core object exists, as liolib does */
+    u->closed = 0;
+    u->pins = 0;
+    u->ref = LUA_NOREF;
     luaL_setmetatable(L, LCCE_CLIENT_MT);
     cce_error err = {0};
     u->c = cce_client_new(&o, &err);
@@ -110,8 +138,11 @@ static int l_client(lua_State *L)
 static int l_close(lua_State *L)
 {
     lclient *u = luaL_checkudata(L, 1, LCCE_CLIENT_MT);
-    cce_client_free(u->c);
-    u->c = NULL;
+    u->closed = 1;
+    if (u->pins == 0) {
+        cce_client_free(u->c);
+        u->c = NULL;
+    }
     return 0;
 }
 
@@ -195,6 +226,7 @@ static int l_clusters(lua_State *L)
     cce_client *c = lcce_client_check(L, 1);
     cce_error err = {0};
     json_t *items = cce_clusters_list_json(c, &err);
+    lcce_client_pass_signal(c);
     if (!items)
         return lcce_push_error(L, &err);
     size_t n = json_array_size(items);
@@ -220,7 +252,9 @@ static int l_cluster(lua_State *L)
     const char *id = luaL_checkstring(L, 2);
     cce_cluster cl;
     cce_error err = {0};
-    if (cce_cluster_get(c, id, &cl, &err) < 0)
+    int rc = cce_cluster_get(c, id, &cl, &err);
+    lcce_client_pass_signal(c);
+    if (rc < 0)
         return lcce_push_error(L, &err);
     push_cluster(L, 1, &cl, NULL);
     cce_cluster_clear(&cl);
@@ -244,6 +278,7 @@ static int l_clustercert(lua_State *L)
     }
     cce_error err = {0};
     cce_kubeconfig *kc = cce_clustercert(c, id, (long)(days > 100000 || days < -100000 ? 0 : days), &err);
+    lcce_client_pass_signal(c);
     if (!kc)
         return lcce_push_error(L, &err);
     lcce_kubeconfig_push(L, kc);
@@ -276,7 +311,7 @@ static int l_stats(lua_State *L)
 static int l_tostring(lua_State *L)
 {
     lclient *u = luaL_checkudata(L, 1, LCCE_CLIENT_MT);
-    if (!u->c)
+    if (!u->c || u->closed)
         lua_pushliteral(L, "cce.Client (closed)");
     else
         lua_pushfstring(L, "cce.Client (%s, project %s)", cce_client_endpoint(u->c), cce_client_project_id(u->c));

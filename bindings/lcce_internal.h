@@ -33,9 +33,28 @@ cce_kubeconfig *lcce_kubeconfig_check(lua_State *L, int idx);
 
 cce_client *lcce_client_check(lua_State *L, int idx);  /* raises unless an open cce.Client */
 
+/*
+ * Pins the open cce.Client at idx for a batch: it cannot be collected, and
+ * c:close() during the batch only marks it closed (every method then raises)
+ * and frees it at the last unpin.  Returns an opaque handle for the unpin.
+ */
+void *lcce_client_pin(lua_State *L, int idx);
+void lcce_client_unpin(lua_State *L, void *pin);
+/* Hands on a signal the client's last call caught (see cce_client_take_signal). */
+void lcce_client_pass_signal(cce_client *c);
+
 void lcce_client_open(lua_State *L);      /* metatable + cce.client */
 void lcce_batch_open(lua_State *L);       /* cce.fetch */
 void lcce_kubeconfig_open(lua_State *L);  /* metatable + cce.kubeconfig table */
+
+/*
+ * Option values (lcce_opt.c), the value at idx; each raises "<who>: option
+ * '<key>' must be ..." when it is not what is asked.  Seconds in (0, max_s]
+ * become milliseconds, rounded to the nearest one and at least 1.
+ */
+long lcce_opt_seconds_ms(lua_State *L, int idx, const char *who, const char *key, double max_s);
+lua_Integer lcce_opt_integer(lua_State *L, int idx, const char *who, const char *key, lua_Integer lo, lua_Integer hi);
+int lcce_opt_boolean(lua_State *L, int idx, const char *who, const char *key);
 
 /* Registers `methods` as the __index table of a new metatable `name`, plus `meta`. */
 void lcce_new_class(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta);

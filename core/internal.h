@@ -35,6 +35,14 @@ int cce_set_error(cce_error *err, const char *code, int status, const char *fmt,
 char *cce_strdup(const char *s);  /* NULL-safe strdup */
 
 /*
+ * Copies `in` to out (at most cap bytes with the NUL) with control characters
+ * escaped: "\n" "\r" "\t", other C0 bytes and DEL as "\x1b", C1 controls as
+ * "\u009b".  Returns the length written.  cce_set_error() applies it to every
+ * code and message, so server text never reaches a terminal raw.
+ */
+size_t cce_escape_control(const char *in, char *out, size_t cap);
+
+/*
  * YAML <-> JSON tree (libyaml).  Kubeconfig files are YAML; the model keeps
  * them as a jansson tree so that every field it does not interpret survives.
  *
@@ -100,6 +108,8 @@ void cce_client_count_request(cce_client *c, int retry);
  * retrying as the client's policy says.  Returns 0 with a 2xx response in
  * *resp; otherwise -1 with *err describing the final failure.  `what` names
  * the operation in error messages ("list clusters", "clustercert <id>").
+ * The transfer and the retry waits run on the client's epoll loop; with
+ * stop_on_signals, SIGINT/SIGTERM end either at once with "INTERRUPTED".
  */
 int cce_http_call(cce_client *c, const char *method, const char *path, const char *body,
                   const char *what, cce_http_resp *resp, cce_error *err);
@@ -128,6 +138,15 @@ int cce_error_from_transport(int curl_code, const char *detail, const cce_http_r
                              const char *what, cce_error *err);
 
 void cce_log(const cce_client *c, int level, const char *fmt, ...) CCE_PRINTF(3, 4);
+
+/*
+ * One line of curl's trace (`in`, n bytes, a trailing newline dropped) with
+ * secrets replaced by "<redacted>": the values of secret headers (X-Auth-Token,
+ * Authorization, X-Subject-Token, X-Security-Token, Proxy-Authorization,
+ * Cookie, Set-Cookie; any case) as "Name: value" and as HTTP/2's
+ * "[name: value]", and `token` (may be NULL) wherever it appears.
+ */
+void cce_redact_line(const char *in, size_t n, const char *token, cce_buf *out);
 
 /* ------------------------------------------------------------ kubeconfig */
 

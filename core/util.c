@@ -87,17 +87,27 @@ int cce_set_error(cce_error *err, const char *code, int status, const char *fmt,
         return -1;
     free(err->message);
     err->message = NULL;
-    snprintf(err->code, sizeof err->code, "%s", code);
+    /* Messages carry server text (error bodies, cluster names): escaped, see errors.c. */
+    cce_escape_control(code, err->code, sizeof err->code);
     err->status = status;
     err->request_id[0] = '\0';
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n >= 0 && (err->message = malloc((size_t)n + 1)) != NULL) {
+    char *raw = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (raw) {
         va_start(ap, fmt);
-        vsnprintf(err->message, (size_t)n + 1, fmt, ap);
+        vsnprintf(raw, (size_t)n + 1, fmt, ap);
         va_end(ap);
+        size_t cap = (size_t)n * 6 + 1; /* the longest escape is 6 bytes for 1 or 2 */
+        if ((err->message = malloc(cap)) != NULL) {
+            size_t len = cce_escape_control(raw, err->message, cap);
+            char *shrunk = realloc(err->message, len + 1);
+            if (shrunk)
+                err->message = shrunk;
+        }
+        free(raw);
     }
     return -1;
 }

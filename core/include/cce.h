@@ -37,6 +37,7 @@ extern "C" {
  *   "TOO_LARGE"                       a response past the client's size cap
  *   "INVALID_ARGUMENT"                refused before anything was sent
  *   "CONFIG"                          missing or contradictory configuration
+ *   "INTERRUPTED"                     SIGINT/SIGTERM stopped the call (stop_on_signals)
  *   "PARSE" "IO" "NOMEM"
  * `status` is the HTTP status (0 when no response arrived), `message` a
  * human-readable sentence, `request_id` the service's request id ("" if none).
@@ -52,12 +53,27 @@ void cce_error_clear(cce_error *err);
 
 /* ----------------------------------------------------------------- logging */
 
-enum { CCE_LOG_ERROR = 0, CCE_LOG_WARN = 1, CCE_LOG_INFO = 2, CCE_LOG_DEBUG = 3, CCE_LOG_TRACE = 4 };
+/*
+ * Log levels.  0 is "default" in cce_client_opts (warn, or CCEAUTO_LOG), so
+ * every real level, error included, can be chosen.
+ */
+enum {
+    CCE_LOG_DEFAULT = 0,
+    CCE_LOG_ERROR = 1,
+    CCE_LOG_WARN = 2,
+    CCE_LOG_INFO = 3,  /* retries */
+    CCE_LOG_DEBUG = 4, /* each request */
+    CCE_LOG_TRACE = 5  /* curl's header and info trace, secrets redacted */
+};
 
 /* Receives one line (no trailing newline).  Secrets are already redacted. */
 typedef void (*cce_log_fn)(void *ud, int level, const char *line);
 
-/* Parses "error|warn|info|debug|trace" or a digit; -1 when unknown. */
+/*
+ * Parses "error|warn|info|debug|trace" ("warning" too, any case) or a digit
+ * "0".."4" counted from error ("0" = error, "4" = trace, as CCEAUTO_LOG has
+ * always read them) into a CCE_LOG_* level; -1 when unknown.
+ */
 int cce_log_level_parse(const char *s);
 
 /* ------------------------------------------------------------------ global */
@@ -90,9 +106,14 @@ typedef struct cce_client_opts {
     long backoff_ms;          /* first backoff step, doubled per attempt, with jitter; default 500 */
     long max_backoff_ms;      /* cap of one wait, Retry-After included; default 60000 */
     size_t max_response;      /* response size cap in bytes; default 16 MiB */
-    int log_level;            /* CCE_LOG_*; default CCE_LOG_WARN */
+    int log_level;            /* CCE_LOG_*; default (0) CCE_LOG_WARN */
     cce_log_fn log;           /* default: lines on stderr prefixed "cceauto: " */
     void *log_ud;
+    int stop_on_signals;      /* 1: SIGINT/SIGTERM end a call of this client (a transfer, a retry wait)
+                                 at once with "INTERRUPTED"; the signal is then kept for
+                                 cce_client_take_signal().  The two signals are blocked during the
+                                 call except while it waits, and have a handler of ours then
+                                 (process-wide: one such call at a time). */
 } cce_client_opts;
 
 /* Fills unset fields of *o from the environment (OS_*, CCE_ENDPOINT, CCEAUTO_LOG).
@@ -114,6 +135,14 @@ typedef struct cce_client_stats {
     unsigned long retries;    /* of which were retries */
 } cce_client_stats;
 void cce_client_stats_get(const cce_client *c, cce_client_stats *out);
+
+/*
+ * The signal (SIGINT or SIGTERM) a call of this client caught with
+ * stop_on_signals, else 0; clears it.  A caller that wants the signal to act
+ * as it would have without cceauto raises it again: the Lua binding does, so
+ * ^C during c:clustercert() is "interrupted!" as in Lua code.
+ */
+int cce_client_take_signal(cce_client *c);
 
 /* ---------------------------------------------------------------- clusters */
 
@@ -189,8 +218,10 @@ typedef struct cce_batch_opts {
     cce_batch_progress_fn progress;  /* may be NULL */
     void *progress_ud;
     long progress_interval_ms;       /* default 200; the last call comes when all are done */
-    int stop_on_signals;             /* 1: SIGINT/SIGTERM stop the batch while it runs (process-wide
-                                        handlers: one such batch at a time) */
+    int stop_on_signals;             /* 1: SIGINT/SIGTERM stop the batch while it runs: no request starts
+                                        after the signal; blocked except while the batch waits, with a
+                                        handler of ours (process-wide: one such batch at a time).  The
+                                        signal is consumed: the batch's result reports it. */
 } cce_batch_opts;
 
 typedef struct cce_batch_stats {

@@ -38,4 +38,20 @@ LUA
 check "40 answers over HTTP/2" test "$(cut -f1 <<<"$out")" = 40
 check "all 40 over one multiplexed connection (concurrency 8): got $(cut -f2 <<<"$out")" test "$(cut -f2 <<<"$out")" = 1
 check "40 requests" test "$(cut -f3 <<<"$out")" = 40
+
+# The trace over HTTP/2: curl 7.88 shows request headers as "[name: value]" in its
+# info text as well as in the header block; neither may show the token.
+TOKEN=h2-SECRET-token-91
+trace=$(CCEAUTO_LOG=trace OS_AUTH_TOKEN=$TOKEN "$CCEAUTO" - "https://127.0.0.1:$port" "$WORK/cert.pem" 2>&1 <<'LUA'
+local cce = require "cce"
+local c = assert(cce.client{ endpoint = arg[1], project_id = "p1", ca_file = arg[2] })
+assert(c:clustercert("c1", { duration = 3 }))
+local res = cce.fetch({ { client = c, id = "c1" }, { client = c, id = "c1" } }, { duration = 3 })
+assert(res[2].kubeconfig)
+LUA
+)
+check "the trace shows HTTP/2" grep -q "HTTP/2" <<<"$trace"
+check "the trace shows HTTP/2's header form, redacted" grep -qi '\[x-auth-token: <redacted>\]' <<<"$trace"
+check "the trace shows the header block, redacted" grep -qi '^cceauto: trace: > X-Auth-Token: <redacted>' <<<"$trace"
+check "no token in the HTTP/2 trace" bash -c '! grep -qi "$1" <<<"$2"' _ "$TOKEN" "$trace"
 finish

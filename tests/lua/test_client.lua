@@ -145,6 +145,19 @@ function TestClient:test_programming_errors_raise()
   lu.assertErrorMsgContains("cce.Client expected", c.clusters, {})
 end
 
+function TestClient:test_log_level_option()
+  -- names in any case, or digits counted from error as CCEAUTO_LOG reads them
+  for _, lv in ipairs{ "error", "warn", "warning", "info", "debug", "trace", "ERROR", 0, 4, "3" } do
+    assert(cce.client(sim:opts{ log_level = lv })):close()
+  end
+  for _, lv in ipairs{ "loud", 5, -1, true, 1.5 } do
+    lu.assertErrorMsgContains("option 'log_level' must be error, warn, info, debug or trace", cce.client,
+      sim:opts{ log_level = lv })
+  end
+  lu.assertErrorMsgContains("option 'max_response' must be an integer from 1024", cce.client, sim:opts{ max_response = 10 })
+  lu.assertErrorMsgContains("option 'backoff' must be between 0 and 86400 seconds", cce.client, sim:opts{ backoff = -1 })
+end
+
 function TestClient:test_config_errors_return_nil_err()
   local c, err = cce.client{ endpoint = sim.info.endpoint, token = "t" }
   lu.assertNil(c)

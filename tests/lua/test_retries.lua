@@ -113,6 +113,70 @@ function TestRetries:test_list_and_read_are_retried_too()
   lu.assertEquals(st.requests.cluster, 2)
 end
 
+-- ^C while a one-shot call waits out a Retry-After: the call ends at once, the signal
+-- reaches the host as ^C in Lua code would (exit 130, "interrupted!", no traceback),
+-- and no further request is sent.  (It used to wait out every Retry-After, ~60 s each.)
+local function now()
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("l"))
+  p:close()
+  return t
+end
+
+local function interrupt_during_wait(call, route)
+  local dir = simctl.tmpdir()
+  local script = dir .. "/wait.lua"
+  local f = assert(io.open(script, "w"))
+  f:write(string.format([[
+local cce = require "cce"
+local c = assert(cce.client{ endpoint = %q, project_id = %q, token = %q, ca_file = %q, max_backoff = 120 })
+local r, err = c:%s
+print("after the call", r, err)
+]], sim.info.endpoint, sim.info.project_id, sim.info.token, sim.info.ca_file, call))
+  f:close()
+  local q = simctl.quote
+  -- A background job of a non-interactive shell ignores SIGINT: env gives it back.
+  os.execute(string.format("{ env --default-signal=INT %s %s >%s 2>%s & echo $! >%s; wait $!; echo $? >%s; date +%%s.%%N >%s; } "
+    .. "</dev/null >/dev/null 2>&1 &", q(os.getenv("CCEAUTO")), q(script), q(dir .. "/out"), q(dir .. "/err"),
+    q(dir .. "/pid"), q(dir .. "/rc"), q(dir .. "/end")))
+  local pid, seen
+  for _ = 1, 400 do
+    pid = (simctl.read_file(dir .. "/pid") or ""):match("%d+")
+    seen = sim:stats().requests[route]
+    if pid and seen >= 1 then break end
+    simctl.sleep(0.05)
+  end
+  lu.assertEquals(seen, 1, "the call did not start")
+  local sent = now()
+  os.execute("kill -INT " .. pid)
+  local rc
+  for _ = 1, 200 do -- 10 s; the Retry-After is 60 s
+    rc = (simctl.read_file(dir .. "/rc") or ""):match("%d+")
+    if rc then break end
+    simctl.sleep(0.05)
+  end
+  if not rc then os.execute("kill -KILL " .. pid) end
+  local out, err = simctl.read_file(dir .. "/out") or "", simctl.read_file(dir .. "/err") or ""
+  local ended = tonumber(simctl.read_file(dir .. "/end") or "")
+  os.execute("rm -rf " .. q(dir))
+  lu.assertNotNil(rc, "still waiting 10 s after SIGINT")
+  lu.assertEquals(rc, "130", err)
+  lu.assertStrMatches(err, "cceauto: [^\n]*interrupted!\n") -- one line: no traceback
+  lu.assertEquals(out, "")
+  lu.assertTrue(ended - sent < 5, "took " .. (ended - sent) .. " s")
+  lu.assertEquals(sim:stats().requests[route], 1) -- no retry after the signal
+end
+
+function TestRetries:test_sigint_ends_a_clustercert_retry_wait()
+  sim:fault{ route = "clustercert", kind = "429", retry_after = 60, count = 5 }
+  interrupt_during_wait(string.format("clustercert(%q)", id), "clustercert")
+end
+
+function TestRetries:test_sigint_ends_a_clusters_retry_wait()
+  sim:fault{ route = "clusters", kind = "503", retry_after = 60, count = 5 }
+  interrupt_during_wait("clusters()", "clusters")
+end
+
 local rc = lu.LuaUnit.run("-v")
 sim:stop()
 os.exit(rc)

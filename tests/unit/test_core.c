@@ -1,5 +1,6 @@
 /* test_core.c - validation, error reading, retry policy, client configuration, response model. */
 #include <curl/curl.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -371,6 +372,191 @@ static void test_response_model(void)
     cce_error_clear(&e);
 }
 
+static int log_seen[8];
+
+static void capture_log(void *ud, int level, const char *line)
+{
+    (void)ud;
+    (void)line;
+    if (level >= 0 && level < 8)
+        log_seen[level]++;
+}
+
+/* 0 is "default", so every level, error included, can be chosen. */
+static void test_log_levels(void)
+{
+    CHECK(CCE_LOG_DEFAULT == 0);
+    CHECK(cce_log_level_parse("error") == CCE_LOG_ERROR);
+    CHECK(cce_log_level_parse("ERROR") == CCE_LOG_ERROR);
+    CHECK(cce_log_level_parse("warn") == CCE_LOG_WARN);
+    CHECK(cce_log_level_parse("warning") == CCE_LOG_WARN);
+    CHECK(cce_log_level_parse("trace") == CCE_LOG_TRACE);
+    CHECK(cce_log_level_parse("0") == CCE_LOG_ERROR); /* CCEAUTO_LOG digits count from error */
+    CHECK(cce_log_level_parse("1") == CCE_LOG_WARN);
+    CHECK(cce_log_level_parse("4") == CCE_LOG_TRACE);
+    CHECK(cce_log_level_parse("5") == -1);
+    CHECK(cce_log_level_parse("") == -1);
+    CHECK(cce_log_level_parse(NULL) == -1);
+    CHECK(cce_log_level_parse("loud") == -1);
+
+    cce_client_opts o = {0};
+    o.project_id = "p1";
+    o.token = "tok";
+    o.region = "eu-de";
+    o.log = capture_log;
+    o.log_level = CCE_LOG_ERROR;
+    cce_error e = {0};
+    cce_client *c = cce_client_new(&o, &e);
+    CHECK(c != NULL);
+    memset(log_seen, 0, sizeof log_seen);
+    cce_log(c, CCE_LOG_ERROR, "e");
+    cce_log(c, CCE_LOG_WARN, "w");
+    CHECK(log_seen[CCE_LOG_ERROR] == 1);
+    CHECK(log_seen[CCE_LOG_WARN] == 0);
+    cce_client_free(c);
+
+    o.log_level = CCE_LOG_DEFAULT; /* warn */
+    c = cce_client_new(&o, &e);
+    memset(log_seen, 0, sizeof log_seen);
+    cce_log(c, CCE_LOG_WARN, "w");
+    cce_log(c, CCE_LOG_INFO, "i");
+    CHECK(log_seen[CCE_LOG_WARN] == 1);
+    CHECK(log_seen[CCE_LOG_INFO] == 0);
+    cce_client_free(c);
+}
+
+static int has_control(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f || ((unsigned char)*s == 0xc2 && (unsigned char)s[1] >= 0x80 &&
+                                                      (unsigned char)s[1] <= 0x9f))
+            return 1;
+    return 0;
+}
+
+/* Server text never reaches a terminal raw: error bodies, header values, names. */
+static void test_control_characters_escaped(void)
+{
+    char out[64];
+    cce_escape_control("a\tb\x7f\x1b[2J\xc2\x9b" "1m\n", out, sizeof out);
+    CHECK_STR(out, "a\\tb\\x7f\\x1b[2J\\u009b1m\\n");
+    cce_escape_control("caf\xc3\xa9 \xe2\x82\xac", out, sizeof out); /* other UTF-8 is kept */
+    CHECK_STR(out, "caf\xc3\xa9 \xe2\x82\xac");
+    cce_escape_control("ab\x1b", out, 5); /* an escape that does not fit is left out whole */
+    CHECK_STR(out, "ab");
+
+    cce_http_resp r = {0};
+    cce_error e = {0};
+    resp_set(&r, 404, "text/x\x1b[8m", "rid\x1b[2J",
+             "{\"error_code\":\"CCE.01\\u001b[31m\",\"error_msg\":\"bad \\u001b]0;pwned\\u0007 name\\nnext \\u009b\","
+             "\"message\":\"\\r\"}");
+    cce_error_from_response(&r, "clustercert x", &e);
+    CHECK(!has_control(e.message));
+    CHECK(!has_control(e.code));
+    CHECK(!has_control(e.request_id));
+    CHECK_CONTAINS(e.message, "bad \\x1b]0;pwned\\x07 name\\nnext \\u009b (\\r)");
+    CHECK_STR(e.code, "CCE.01\\x1b[31m");
+    CHECK_STR(e.request_id, "rid\\x1b[2J");
+    resp_set(&r, 502, "text/html\x1b[8m", NULL, "<html>");
+    cce_error_from_response(&r, "list clusters", &e);
+    CHECK(!has_control(e.message));
+    CHECK_CONTAINS(e.message, "text/html\\x1b[8m");
+    cce_error_from_transport(CURLE_RECV_ERROR, "peer said \x1b[1mhi", NULL, "w", &e);
+    CHECK_CONTAINS(e.message, "peer said \\x1b[1mhi");
+    cce_set_error(&e, "X\n", 0, "cluster '%s' clashes", "evil\x1b]52;c;AAAA\x07");
+    CHECK_STR(e.code, "X\\n");
+    CHECK_STR(e.message, "cluster 'evil\\x1b]52;c;AAAA\\x07' clashes");
+    cce_error_clear(&e);
+    cce_http_resp_free(&r);
+}
+
+static void check_redact(const char *line, const char *token, const char *want)
+{
+    cce_buf b = {0};
+    cce_redact_line(line, strlen(line), token, &b);
+    CHECK_STR(b.data, want);
+    cce_buf_free(&b);
+}
+
+/* Every form curl's trace shows a secret in (HTTP/1.1 headers, HTTP/2 info text). */
+static void test_trace_redaction(void)
+{
+    const char *tok = "MIIsecretTOKEN42";
+    check_redact("X-Auth-Token: MIIsecretTOKEN42\r\n", tok, "X-Auth-Token: <redacted>");
+    check_redact("x-auth-token:MIIsecretTOKEN42", NULL, "x-auth-token: <redacted>");
+    check_redact("[HTTP/2] [1] [x-auth-token: MIIsecretTOKEN42]", NULL, "[HTTP/2] [1] [x-auth-token: <redacted>]");
+    check_redact("[HTTP/2] [1] [X-Security-Token: zz] [:path: /api/v3]", NULL,
+                 "[HTTP/2] [1] [X-Security-Token: <redacted>] [:path: /api/v3]");
+    check_redact("h2h3 [authorization: Bearer abc", NULL, "h2h3 [authorization: <redacted>]");
+    check_redact("Authorization: Bearer abc", NULL, "Authorization: <redacted>");
+    check_redact("Set-Cookie: s=1; HttpOnly", NULL, "Set-Cookie: <redacted>");
+    check_redact("X-Subject-Token: t", NULL, "X-Subject-Token: <redacted>");
+    check_redact("some future form token=MIIsecretTOKEN42 and MIIsecretTOKEN42", tok,
+                 "some future form token=<redacted> and <redacted>");
+    check_redact("Content-Type: application/json", tok, "Content-Type: application/json");
+    check_redact("[HTTP/2] [1] [:method: POST]", tok, "[HTTP/2] [1] [:method: POST]");
+    check_redact("Connected to 127.0.0.1 (127.0.0.1) port 8443 (#0)\n", tok,
+                 "Connected to 127.0.0.1 (127.0.0.1) port 8443 (#0)");
+}
+
+static int raise_term_once(void *ud, const cce_batch_progress *p)
+{
+    (void)p;
+    int *raised = ud;
+    if (!(*raised)++)
+        raise(SIGTERM);
+    return 0;
+}
+
+/* A batch stopped by a signal does not stop the next one, with or without stop_on_signals. */
+static void test_batch_after_interrupted(void)
+{
+    cce_client_opts o = {0};
+    o.project_id = "p1";
+    o.token = "tok";
+    o.endpoint = "https://127.0.0.1:1"; /* nothing listens: CONNECT, quickly */
+    o.retries = -1;
+    cce_error e = {0};
+    cce_client *c = cce_client_new(&o, &e);
+    CHECK(c != NULL);
+    cce_batch_item items[3];
+    memset(items, 0, sizeof items);
+    for (int i = 0; i < 3; i++) {
+        items[i].client = c;
+        items[i].cluster_id = "abc";
+        items[i].days = 1;
+    }
+    int raised = 0;
+    cce_batch_opts bo = {0};
+    bo.concurrency = 1;
+    bo.stop_on_signals = 1;
+    bo.progress = raise_term_once;
+    bo.progress_ud = &raised;
+    cce_batch_stats st;
+    CHECK(cce_clustercert_batch(items, 3, &bo, &st) == -1); /* and the process is still alive */
+    CHECK(st.interrupted == 1);
+    CHECK_STR(items[2].err.code, "INTERRUPTED");
+    CHECK_CONTAINS(items[2].err.message, "by SIGTERM");
+    CHECK(st.requests == 1); /* the one started before the signal; none after */
+    for (int i = 0; i < 3; i++)
+        cce_error_clear(&items[i].err);
+
+    cce_batch_opts plain = {0};
+    CHECK(cce_clustercert_batch(items, 3, &plain, &st) == 0);
+    CHECK(st.interrupted == 0);
+    for (int i = 0; i < 3; i++) {
+        CHECK_STR(items[i].err.code, "CONNECT");
+        cce_error_clear(&items[i].err);
+    }
+    bo.progress = NULL;
+    CHECK(cce_clustercert_batch(items, 3, &bo, &st) == 0);
+    CHECK(st.interrupted == 0);
+    CHECK(st.requests == 3);
+    for (int i = 0; i < 3; i++)
+        cce_error_clear(&items[i].err);
+    cce_client_free(c);
+}
+
 int main(void)
 {
     unsetenv("CCE_ENDPOINT");
@@ -381,5 +567,9 @@ int main(void)
     test_client_config();
     test_cluster_shapes();
     test_response_model();
+    test_log_levels();
+    test_control_characters_escaped();
+    test_trace_redaction();
+    test_batch_after_interrupted();
     return check_report("test_core");
 }

@@ -1,0 +1,150 @@
+/*
+ * errors.c - reading error answers and transport failures into cce_error, and
+ * keeping server text harmless on a terminal.
+ *
+ * Error bodies, header values and cluster names come from the network: a
+ * message that carries them must not carry an escape sequence to the user's
+ * terminal (or a line break into a log line), so every error message is made
+ * through cce_set_error(), which escapes control characters with
+ * cce_escape_control().
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+
+/* C0 controls and DEL as \n \r \t \xHH; C1 controls (U+0080..U+009F, which some
+ * terminals obey like ESC [) as \u00HH.  Other UTF-8 is kept. */
+size_t cce_escape_control(const char *in, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    if (!cap)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        char esc[8];
+        size_t n = 0;
+        if (*p == '\n' || *p == '\r' || *p == '\t') {
+            esc[n++] = '\\';
+            esc[n++] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+        } else if (*p < 0x20 || *p == 0x7f) {
+            esc[n++] = '\\';
+            esc[n++] = 'x';
+            esc[n++] = hex[*p >> 4];
+            esc[n++] = hex[*p & 15];
+        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            p++;
+            memcpy(esc, "\\u00", 4);
+            n = 4;
+            esc[n++] = hex[*p >> 4];
+            esc[n++] = hex[*p & 15];
+        } else {
+            esc[n++] = (char)*p;
+        }
+        if (o + n >= cap)
+            break; /* truncated, never inside an escape */
+        memcpy(out + o, esc, n);
+        o += n;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+const char *cce_http_reason(long s)
+{
+    switch (s) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+    }
+}
+
+static const char *json_str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s && *s ? s : NULL;
+}
+
+int cce_error_from_response(const cce_http_resp *r, const char *what, cce_error *err)
+{
+    if (!err)
+        return -1;
+    json_t *body = NULL;
+    if (r->body.len)
+        body = json_loadb(r->body.data, r->body.len, 0, NULL);
+    if (body && !json_is_object(body)) {
+        json_decref(body);
+        body = NULL;
+    }
+    const char *code = body ? json_str(body, "error_code") : NULL;
+    if (!code && body)
+        code = json_str(body, "errorCode");
+    const char *msg = body ? json_str(body, "error_msg") : NULL;
+    if (!msg && body)
+        msg = json_str(body, "errorMessage");
+    const char *extra = body ? json_str(body, "message") : NULL;
+    if (!msg) {
+        msg = extra;
+        extra = NULL;
+    }
+    if (extra && msg && strcmp(extra, msg) == 0)
+        extra = NULL;
+
+    char fallback[32];
+    if (!code)
+        snprintf(fallback, sizeof fallback, "HTTP_%ld", r->status);
+    const char *reason = cce_http_reason(r->status);
+    if (msg)
+        cce_set_error(err, code ? code : fallback, (int)r->status, "%s: HTTP %ld%s%s: %s%s%s%s", what, r->status,
+                      *reason ? " " : "", reason, msg, extra ? " (" : "", extra ? extra : "", extra ? ")" : "");
+    else if (r->body.len)
+        cce_set_error(err, code ? code : fallback, (int)r->status, "%s: HTTP %ld%s%s (a %zu-byte %s body, not an API error)",
+                      what, r->status, *reason ? " " : "", reason, r->body.len,
+                      r->content_type[0] ? r->content_type : "untyped");
+    else
+        cce_set_error(err, code ? code : fallback, (int)r->status, "%s: HTTP %ld%s%s (empty body)", what, r->status,
+                      *reason ? " " : "", reason);
+    const char *rid = r->request_id[0] ? r->request_id : body ? json_str(body, "request_id") : NULL;
+    if (rid)
+        cce_escape_control(rid, err->request_id, sizeof err->request_id);
+    json_decref(body);
+    return -1;
+}
+
+int cce_error_from_transport(int cc, const char *detail, const cce_http_resp *r, const char *what, cce_error *err)
+{
+    const char *code;
+    switch ((CURLcode)cc) {
+    case CURLE_OPERATION_TIMEDOUT: code = "TIMEOUT"; break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: code = "RESOLVE"; break;
+    case CURLE_COULDNT_CONNECT: code = "CONNECT"; break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS: code = "TLS"; break;
+    case CURLE_FILESIZE_EXCEEDED: code = "TOO_LARGE"; break;
+    case CURLE_OUT_OF_MEMORY: code = "NOMEM"; break;
+    default: code = "NETWORK"; break;
+    }
+    return cce_set_error(err, code, r ? (int)r->status : 0, "%s: %s", what,
+                         detail && *detail ? detail : curl_easy_strerror((CURLcode)cc));
+}
+
