@@ -132,13 +132,13 @@ static void read_item(lua_State *L, fetch_state *fs, size_t i, lua_Integer days)
     memcpy(fs->ids[i - 1], id, len + 1);
     it->cluster_id = fs->ids[i - 1];
     lua_getfield(L, t, "duration");
-    it->days = (long)days;
+    it->days = lcce_opt_days(days);
     if (!lua_isnil(L, -1)) {
         if (!lua_isinteger(L, -1))
             luaL_error(L, "cce.fetch: item %I: duration must be an integer, not %s", (lua_Integer)i,
                        luaL_typename(L, -1));
         lua_Integer d = lua_tointeger(L, -1);
-        it->days = d > 100000 || d < -100000 ? 0 : (long)d; /* the core refuses 0 with a clear message */
+        it->days = lcce_opt_days(d);
     }
     lua_settop(L, t - 1);
 }
@@ -159,7 +159,7 @@ static int l_fetch(lua_State *L)
     o.concurrency = 16;
     o.stop_on_signals = 1;
     if (lua_getfield(L, 2, "duration") != LUA_TNIL)
-        days = lcce_opt_integer(L, -1, WHO, "duration", -100000, 100000);
+        days = lcce_opt_integer(L, -1, WHO, "duration", LUA_MININTEGER, LUA_MAXINTEGER);
     if (lua_getfield(L, 2, "concurrency") != LUA_TNIL)
         o.concurrency = (int)lcce_opt_integer(L, -1, WHO, "concurrency", 1, 1024);
     if (lua_getfield(L, 2, "deadline") != LUA_TNIL)

@@ -277,7 +277,7 @@ static int l_clustercert(lua_State *L)
         lua_pop(L, 1);
     }
     cce_error err = {0};
-    cce_kubeconfig *kc = cce_clustercert(c, id, (long)(days > 100000 || days < -100000 ? 0 : days), &err);
+    cce_kubeconfig *kc = cce_clustercert(c, id, lcce_opt_days(days), &err);
     lcce_client_pass_signal(c);
     if (!kc)
         return lcce_push_error(L, &err);

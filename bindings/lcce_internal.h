@@ -54,6 +54,7 @@ void lcce_kubeconfig_open(lua_State *L);  /* metatable + cce.kubeconfig table */
  */
 long lcce_opt_seconds_ms(lua_State *L, int idx, const char *who, const char *key, double max_s);
 lua_Integer lcce_opt_integer(lua_State *L, int idx, const char *who, const char *key, lua_Integer lo, lua_Integer hi);
+long lcce_opt_days(lua_Integer d);
 int lcce_opt_boolean(lua_State *L, int idx, const char *who, const char *key);
 
 /* Registers `methods` as the __index table of a new metatable `name`, plus `meta`. */

@@ -7,6 +7,7 @@
  * the core's options), and rounding up (ceil) turned 0.3 s into 301 ms
  * because 0.3 * 1000 is 300.00000000000006 in binary floating point.
  */
+#include <limits.h>
 #include <math.h>
 
 #include "lcce_internal.h"
@@ -28,6 +29,17 @@ lua_Integer lcce_opt_integer(lua_State *L, int idx, const char *who, const char 
     if (!lua_isinteger(L, idx) || (v = lua_tointeger(L, idx)) < lo || v > hi)
         luaL_error(L, "%s: option '%s' must be an integer from %I to %I", who, key, lo, hi);
     return v;
+}
+
+/* A day count for the core, which refuses what is outside 1..1825 (or -1) with
+ * a message naming the value: only values that do not fit a long are clamped. */
+long lcce_opt_days(lua_Integer d)
+{
+    if (d > LONG_MAX)
+        return LONG_MAX;
+    if (d < LONG_MIN)
+        return LONG_MIN;
+    return (long)d;
 }
 
 int lcce_opt_boolean(lua_State *L, int idx, const char *who, const char *key)

@@ -15,34 +15,49 @@
 
 #include "http.h"
 
+/* Length of the valid UTF-8 sequence at p (1 for ASCII), or 0 when p does not
+ * start one: a stray byte 0x80..0xff is escaped, since a terminal in an 8-bit
+ * mode obeys 0x9b like ESC [. */
+static size_t utf8_len(const unsigned char *p)
+{
+    size_t n = *p < 0x80 ? 1 : *p >= 0xc2 && *p <= 0xdf ? 2 : *p >= 0xe0 && *p <= 0xef ? 3
+             : *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return n;
+}
+
 /* C0 controls and DEL as \n \r \t \xHH; C1 controls (U+0080..U+009F, which some
- * terminals obey like ESC [) as \u00HH.  Other UTF-8 is kept. */
+ * terminals obey like ESC [) as \u00HH; bytes that are not UTF-8 as \xHH.
+ * Other UTF-8 is kept.  scripts/cceauto/output.lua's escape() writes the same forms. */
 size_t cce_escape_control(const char *in, char *out, size_t cap)
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
     if (!cap)
         return 0;
-    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)in; *p;) {
         char esc[8];
-        size_t n = 0;
+        size_t n = 0, len = utf8_len(p);
         if (*p == '\n' || *p == '\r' || *p == '\t') {
             esc[n++] = '\\';
             esc[n++] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
-        } else if (*p < 0x20 || *p == 0x7f) {
+        } else if (*p < 0x20 || *p == 0x7f || len == 0) {
             esc[n++] = '\\';
             esc[n++] = 'x';
             esc[n++] = hex[*p >> 4];
             esc[n++] = hex[*p & 15];
-        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-            p++;
+        } else if (*p == 0xc2 && p[1] <= 0x9f) {
             memcpy(esc, "\\u00", 4);
             n = 4;
-            esc[n++] = hex[*p >> 4];
-            esc[n++] = hex[*p & 15];
+            esc[n++] = hex[p[1] >> 4];
+            esc[n++] = hex[p[1] & 15];
         } else {
-            esc[n++] = (char)*p;
+            memcpy(esc, p, len);
+            n = len;
         }
+        p += len ? len : 1;
         if (o + n >= cap)
             break; /* truncated, never inside an escape */
         memcpy(out + o, esc, n);

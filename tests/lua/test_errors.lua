@@ -93,11 +93,19 @@ end
 function TestErrors:test_validation_sends_nothing()
   sim:reset()
   local c = sim:client()
-  for _, d in ipairs{ 0, 1826, -2, 100000, -100 } do
+  for _, d in ipairs{ 0, 1826, -2, 100000, 200000, -100, math.maxinteger, math.mininteger } do
     local kc, err = c:clustercert(ids["prod-000"], { duration = d })
     lu.assertNil(kc)
     lu.assertEquals(err.code, "INVALID_ARGUMENT")
     lu.assertStrContains(err.message, "duration " .. d .. " is not valid: use 1 to 1825 days, or -1")
+  end
+  -- The same for a batch, per item and as the batch's default.
+  for _, d in ipairs{ 200000, -5000000 } do
+    local res = cce.fetch({ { client = c, id = ids["prod-000"], duration = d } })
+    lu.assertEquals(res[1].error.code, "INVALID_ARGUMENT")
+    lu.assertStrContains(res[1].error.message, "duration " .. d .. " is not valid")
+    res = cce.fetch({ { client = c, id = ids["prod-000"] } }, { duration = d })
+    lu.assertStrContains(res[1].error.message, "duration " .. d .. " is not valid")
   end
   for _, id in ipairs{ "../../clusters", "a/b", "a?b=c", "a%2Fb", "", "x y", "a\nb", ("a"):rep(200) } do
     local kc, err = c:clustercert(id, { duration = 3 })

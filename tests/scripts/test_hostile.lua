@@ -285,9 +285,9 @@ function TestTerminal:test_control_characters_are_escaped()
   lu.assertEquals(code, 1, err)
   no_raw_controls(out, "table")
   no_raw_controls(err, "stderr")
-  lu.assertStrContains(err, [[bad \x1b[31mred\x1b]0;title\x07 line\x0acceauto: fake]])
+  lu.assertStrContains(err, [[bad \x1b[31mred\x1b]0;title\x07 line\ncceauto: fake]])
   lu.assertStrContains(out, [[bad \x1b[31mred]])
-  lu.assertStrContains(out, [[prod-000\x1b]0;pwned\x07\x1b[2J\u{009b}]])   -- U+009B, a C1 control
+  lu.assertStrContains(out, [[prod-000\x1b]0;pwned\x07\x1b[2J\u009b]])   -- U+009B, a C1 control
   -- JSON keeps the text exactly (its encoder escapes it).
   env.sim:fault{ route = "clusters", kind = "ctl-name" }
   local res

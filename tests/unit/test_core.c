@@ -442,6 +442,8 @@ static void test_control_characters_escaped(void)
     CHECK_STR(out, "a\\tb\\x7f\\x1b[2J\\u009b1m\\n");
     cce_escape_control("caf\xc3\xa9 \xe2\x82\xac", out, sizeof out); /* other UTF-8 is kept */
     CHECK_STR(out, "caf\xc3\xa9 \xe2\x82\xac");
+    cce_escape_control("x\x9b" "2J \xe2\x82 \xff\xc2", out, sizeof out); /* bytes that are not UTF-8 */
+    CHECK_STR(out, "x\\x9b2J \\xe2\\x82 \\xff\\xc2");
     cce_escape_control("ab\x1b", out, 5); /* an escape that does not fit is left out whole */
     CHECK_STR(out, "ab");
 
