@@ -750,7 +750,7 @@ static void test_resolution(void)
     CHECK_SCALAR("!!float .inf", "\".inf\"");
     CHECK_SCALAR("!!null ''", "null");
     CHECK_SCALAR("!!null ~", "null");
-    CHECK_SCALAR("!!binary aGVsbG8=", "\"aGVsbG8=\"");
+    CHECK_SCALAR("!!binary aGVsbG8=", "\"hello\""); /* decoded, as go-yaml does */
     CHECK_SCALAR("!!timestamp 2001-12-14", "\"2001-12-14\"");
     CHECK_SCALAR("! 123", "\"123\""); /* the non-specific tag means string */
     /* Unknown tags resolve by content. */
@@ -765,13 +765,40 @@ static void test_resolution(void)
     CHECK_ERROR("v: !!null x\n", 12, "t:1:4: ", "as !!null");
     CHECK_ERROR("v: !!float abc\n", 15, "t:1:4: ", "as !!float");
 
-    /* Keys are the text as written, never resolved. */
-    json_t *k = load("true: 1\n~: 2\n123: 3\n'q': 4\nnull: 5\n0x1F: 6\n\"\": 7\n");
-    json_t *want = json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "true", 1, "~", 2, "123", 3, "q", 4,
-                             "null", 5, "0x1F", 6, "", 7);
+    /*
+     * Keys resolve as sigs.k8s.io/yaml makes them (checked against kubectl
+     * 1.32): go-yaml v2 resolves them, then bools, ints and floats (as
+     * float32, 'g' format) become text; quoted keys stay as written.
+     */
+    json_t *k = load("true: 1\nyes: 2\n123: 3\n'q': 4\n010: 5\n0x1F: 6\n\"\": 7\nn: 8\n1.50: 9\n"
+                     "123456789.0: 10\n1e-7: 11\n100000.0: 12\n1000000.0: 13\n.Inf: 14\n-.inf: 15\n.NaN: 16\n"
+                     "-0.0: 17\n'yes': 18\n2001-12-14: 19\n1_000: 20\n!!str 0x10: 21\n");
+    json_t *want = json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}",
+                             "true", 1, "true ", 2, "123", 3, "q", 4, "8", 5, "31", 6, "", 7, "false", 8, "1.5", 9,
+                             "1.2345679e+08", 10, "1e-07", 11, "100000", 12, "1e+06", 13, ".inf", 14, "-.inf", 15,
+                             ".nan", 16, "-0", 17, "yes", 18, "2001-12-14", 19, "1000", 20, "0x10", 21);
+    CHECK(k == NULL); /* "true" and "yes" are the same key: refused, as a duplicate */
+    json_decref(k);
+    json_object_del(want, "true ");
+    k = load("true: 1\n123: 3\n'q': 4\n010: 5\n0x1F: 6\n\"\": 7\nn: 8\n1.50: 9\n"
+             "123456789.0: 10\n1e-7: 11\n100000.0: 12\n1000000.0: 13\n.Inf: 14\n-.inf: 15\n.NaN: 16\n"
+             "-0.0: 17\n'yes': 18\n2001-12-14: 19\n1_000: 20\n!!str 0x10: 21\n");
     CHECK(k && json_equal(k, want));
     json_decref(k);
     json_decref(want);
+    CHECK_ERROR("true: 1\nyes: 2\n", 15, "t:2:1: ", "duplicate key \"true\"");
+    CHECK_ERROR("1: a\n\"1\": b\n", 12, "t:2:1: ", "duplicate key \"1\"");
+    /* kubectl refuses a null key and one only uint64 holds. */
+    CHECK_ERROR("~: 1\n", 5, "t:1:1: ", "null mapping key");
+    CHECK_ERROR("18446744073709551615: 1\n", 24, "t:1:1: ", "above 2^63-1");
+    /* ...but such a scalar is fine as a value, and an anchored one as a value elsewhere. */
+    k = load("a: &x ~\nb: *x\n");
+    CHECK(k && json_is_null(json_object_get(k, "b")));
+    json_decref(k);
+    CHECK_ERROR("a: &x ~\n*x : 1\n", 15, "t:2:1: ", "null mapping key");
+    k = load("a: &x yes\n*x : 1\n");
+    CHECK(k && json_integer_value(json_object_get(k, "true")) == 1);
+    json_decref(k);
 }
 
 /* ----------------------------------------------------------- errors */
@@ -970,6 +997,94 @@ static void test_limits(void)
     free(close);
 }
 
+/* ------------------------------------------------- kubectl fidelity */
+
+/* Loads, dumps and loads again: the dump must load to the same tree. */
+static void check_reload(const char *text)
+{
+    json_t *v = load(text);
+    char *t = v ? dump(v) : NULL;
+    json_t *back = t ? load(t) : NULL;
+    g_checks++;
+    if (!v || !back || !json_equal(v, back)) {
+        fprintf(stderr, "reload failed for:\n%s\n--- dump:\n%s\n", text, t ? t : "(none)");
+        g_failures++;
+    }
+    json_decref(back);
+    free(t);
+    json_decref(v);
+}
+
+static void test_fidelity(void)
+{
+    /* kubectl writes `args: null` for an exec user: it stays null, and is written as null. */
+    json_t *v = load("users:\n- name: u\n  user:\n    exec:\n      args: null\n      env: ~\n"
+                     "      installHint:\n    token: ''\n    as-groups: [~, null, '']\ncurrent-context: ~\n");
+    json_t *exec = json_object_get(path_get(v, "users", 0, "user"), "exec");
+    CHECK(json_is_null(json_object_get(exec, "args")));
+    CHECK(json_is_null(json_object_get(exec, "env")));
+    CHECK(json_is_null(json_object_get(exec, "installHint")));
+    CHECK_STR(json_string_value(json_object_get(path_get(v, "users", 0, "user"), "token")), "");
+    json_t *groups = json_object_get(path_get(v, "users", 0, "user"), "as-groups");
+    CHECK(json_is_null(json_array_get(groups, 0)) && json_is_null(json_array_get(groups, 1)) &&
+          json_is_string(json_array_get(groups, 2)));
+    CHECK(json_is_null(json_object_get(v, "current-context")));
+    char *out = v ? dump(v) : NULL;
+    CHECK(out && strstr(out, "      args: null\n") && strstr(out, "current-context: null\n") &&
+          !strstr(out, "\"null\"") && !strstr(out, "\"~\""));
+    free(out);
+    json_decref(v);
+
+    /* YAML 1.1 scalars in extensions: n, yes, off are booleans there, as kubectl reads them. */
+    v = load("extension: {a: n, b: yes, c: off, d: 'n', e: 0o17, f: 1_000}\n");
+    json_t *ext = json_object_get(v, "extension");
+    CHECK(json_is_false(json_object_get(ext, "a")) && json_is_true(json_object_get(ext, "b")) &&
+          json_is_false(json_object_get(ext, "c")));
+    CHECK_STR(json_string_value(json_object_get(ext, "d")), "n");
+    CHECK(json_integer_value(json_object_get(ext, "e")) == 15 && json_integer_value(json_object_get(ext, "f")) == 1000);
+    json_decref(v);
+
+    /* Go's base64.StdEncoding: padding required, line breaks skipped, nothing after the padding. */
+    unsigned char buf[16];
+    CHECK(cce_yaml_base64_decode("aGVsbG8=", 8, buf) == 5 && memcmp(buf, "hello", 5) == 0);
+    CHECK(cce_yaml_base64_decode("aGVs\nbG8=\r\n", 11, buf) == 5 && memcmp(buf, "hello", 5) == 0);
+    CHECK(cce_yaml_base64_decode("aGk=", 4, buf) == 2 && cce_yaml_base64_decode("aA==", 4, buf) == 1);
+    CHECK(cce_yaml_base64_decode("", 0, NULL) == 0);
+    CHECK(cce_yaml_base64_decode("aGVsbG8", 7, NULL) == (size_t)-1);
+    CHECK(cce_yaml_base64_decode("aA=", 3, NULL) == (size_t)-1);
+    CHECK(cce_yaml_base64_decode("aA==aA==", 8, NULL) == (size_t)-1);
+    CHECK(cce_yaml_base64_decode("a===", 4, NULL) == (size_t)-1);
+    CHECK(cce_yaml_base64_decode("aGVs bG8=", 9, NULL) == (size_t)-1);
+    CHECK(cce_yaml_base64_decode("!!!!", 4, NULL) == (size_t)-1);
+    CHECK_ERROR("v: !!binary aGVsbG8\n", 19, "t:1:4: ", "not valid base64");
+    CHECK_ERROR("v: !!binary /w==\n", 17, "t:1:4: ", "not UTF-8");
+
+    /* Whatever loads dumps to text that loads again to the same tree. */
+    check_reload("a: {yes: n, 1.5: ~, 010: '010', .inf: [], x: !!binary aGk=}\n");
+    check_reload("- [[], {}, [[]], {a: {}}]\n- !!str 1\n- '2001-12-14'\n- 1:20\n- 'y'\n");
+
+    /*
+     * The writer keeps the reader's nesting limit, empty collections
+     * included: 512 levels are written, 513 are refused instead of
+     * written as a file that would not load again.
+     */
+    json_t *root = json_array(), *at = root;
+    for (int i = 1; i < 512; i++) {
+        json_t *inner = json_array();
+        json_array_append_new(at, inner);
+        at = inner;
+    }
+    out = dump(root);
+    CHECK(out != NULL);
+    json_t *back = out ? load(out) : NULL;
+    CHECK(back && json_equal(back, root));
+    json_decref(back);
+    free(out);
+    json_array_append_new(at, json_object()); /* an empty mapping at level 513 */
+    CHECK(dump(root) == NULL);
+    json_decref(root);
+}
+
 /* ------------------------------------------------------------ empty */
 
 static void test_empty(void)
@@ -1041,6 +1156,7 @@ int main(void)
     test_errors();
     test_anchors();
     test_limits();
+    test_fidelity();
     test_empty();
     test_locale();
     printf("test_yaml: %d checks, %d failed\n", g_checks, g_failures);
