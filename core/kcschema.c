@@ -121,7 +121,7 @@ static int check_value(const json_t *v, const field *f, where *w, cce_error *err
 
 static int check_string(const json_t *v, const where *w, cce_error *err)
 {
-    return json_is_null(v) || json_is_string(v) ? 0 : wrong_type(w, v, "a string", err);
+    return !v || json_is_null(v) || json_is_string(v) ? 0 : wrong_type(w, v, "a string", err);
 }
 
 static int check_fields(const json_t *obj, const field *fields, where *w, cce_error *err)
@@ -159,12 +159,18 @@ static int check_named(const json_t *arr, where *w, cce_error *err)
             rc = check_string(name, w, err);
             w->path[nm] = '\0';
             const char *n = json_string_value(name) ? json_string_value(name) : "";
+            /*
+             * client-go's conversion to a map refuses a name only when an
+             * earlier entry of that name holds an extension: one without
+             * (missing or null) is simply replaced.
+             */
             if (rc == 0 && json_object_get(seen, n)) {
                 char what[160];
                 snprintf(what, sizeof what, "repeats the extension name '%.100s' (kubectl refuses the file)", n);
                 rc = fail(w, err, what);
             }
-            if (rc == 0 && json_object_set_new(seen, n, json_true()) < 0)
+            const json_t *ext = json_object_get(e, "extension");
+            if (rc == 0 && ext && !json_is_null(ext) && json_object_set_new(seen, n, json_true()) < 0)
                 rc = cce_set_error(err, "NOMEM", 0, "out of memory");
         }
         w->path[mark] = '\0';
@@ -188,6 +194,19 @@ static int check_value(const json_t *v, const field *f, where *w, cce_error *err
     case F_BOOL:
         return json_is_boolean(v) ? 0 : wrong_type(w, v, "true or false", err);
     case F_BYTES:
+        /* encoding/json also fills a []byte from a list of numbers 0..255 (null is 0). */
+        if (json_is_array(v)) {
+            json_array_foreach(v, i, x) {
+                double d = json_number_value(x);
+                if (!json_is_null(x) && (!json_is_number(x) || d < 0 || d > 255 || d != (double)(int)d)) {
+                    size_t mark = path_push(w, NULL, (long)i);
+                    int rc = wrong_type(w, x, "a byte (0 to 255)", err);
+                    w->path[mark] = '\0';
+                    return rc;
+                }
+            }
+            return 0;
+        }
         if (!json_is_string(v))
             return wrong_type(w, v, "a base64 string", err);
         if (cce_yaml_base64_decode(json_string_value(v), json_string_length(v), NULL) == (size_t)-1)

@@ -183,8 +183,13 @@ static int normalise(json_t *root, const char *source, cce_error *err)
         return cce_set_error(err, "PARSE", 0, "%s: a kubeconfig must be a mapping", source);
     if (cce_kcschema_check(root, source, err) < 0)
         return -1;
+    /* kubectl reads an empty kind or apiVersion as not set: the defaults below. */
     json_t *kind = json_object_get(root, "kind");
     json_t *api = json_object_get(root, "apiVersion");
+    if (json_is_string(kind) && !*json_string_value(kind))
+        kind = NULL;
+    if (json_is_string(api) && !*json_string_value(api))
+        api = NULL;
     if (kind && !json_is_null(kind) && (!json_is_string(kind) || strcmp(json_string_value(kind), "Config") != 0))
         return cce_set_error(err, "PARSE", 0, "%s: kind is '%s', not 'Config'", source,
                              json_is_string(kind) ? json_string_value(kind) : "(not a string)");

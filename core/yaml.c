@@ -1238,7 +1238,15 @@ static int emit_node(yaml_emitter_t *em, const json_t *v, dump_frame **stack, si
         snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return emit_scalar(em, buf, strlen(buf), YAML_PLAIN_SCALAR_STYLE);
     case JSON_REAL:
-        format_double(json_real_value(v), buf, sizeof buf);
+        /*
+         * An integer in [2^63, 2^64) was read as a real (jansson has no
+         * uint64); go-yaml reads its digits back as the uint64 kubectl saw.
+         */
+        if (json_real_value(v) >= 9223372036854775808.0 && json_real_value(v) < 18446744073709551616.0 &&
+            json_real_value(v) == floor(json_real_value(v)))
+            snprintf(buf, sizeof buf, "%.0f", json_real_value(v));
+        else
+            format_double(json_real_value(v), buf, sizeof buf);
         return emit_scalar(em, buf, strlen(buf), YAML_PLAIN_SCALAR_STYLE);
     case JSON_STRING:
         return emit_string(em, json_string_value(v), json_string_length(v));
