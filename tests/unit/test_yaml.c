@@ -1085,6 +1085,70 @@ static void test_fidelity(void)
     json_decref(root);
 }
 
+/* A JSON kubeconfig whose cluster "deep" holds an extension `levels` collections deep in all. */
+static char *deep_kubeconfig(int levels)
+{
+    /* root, clusters, entry, cluster, extensions, item: the extension value is level 7 */
+    int inner = levels - 6;
+    char *open = repeat("[", (size_t)inner, "", 0), *close = repeat("]", (size_t)inner, "", 0);
+    size_t size = strlen(open) * 2 + 200;
+    char *text = malloc(size);
+    snprintf(text, size,
+             "{\"clusters\": [{\"name\": \"deep\", \"cluster\": {\"server\": \"https://d:1\", "
+             "\"extensions\": [{\"name\": \"x\", \"extension\": %s%s}]}}]}",
+             open, close);
+    free(open);
+    free(close);
+    return text;
+}
+
+static void test_kubeconfig_depth(void)
+{
+    /*
+     * JSON input may nest deeper than the YAML writer may write.  Such an
+     * entry is refused at load, naming the entry, instead of failing at
+     * save time after certificates were issued.
+     */
+    cce_error err = {0};
+    char *text = deep_kubeconfig(513);
+    cce_kubeconfig *kc = cce_kubeconfig_parse(text, strlen(text), "deep.json", &err);
+    CHECK(kc == NULL);
+    CHECK(err.message && strstr(err.message, "deep.json: cluster 'deep': clusters[0] is nested deeper than 512 levels"));
+    cce_error_clear(&err);
+    free(text);
+
+    /* 512 levels load, are written, and load again. */
+    text = deep_kubeconfig(512);
+    kc = cce_kubeconfig_parse(text, strlen(text), "deep.json", &err);
+    CHECK(kc != NULL);
+    char *yaml = NULL;
+    size_t len = 0;
+    CHECK(kc && cce_kubeconfig_to_yaml(kc, &yaml, &len, &err) == 0);
+    cce_kubeconfig *back = yaml ? cce_kubeconfig_parse(yaml, len, "again.yaml", &err) : NULL;
+    CHECK(back != NULL);
+    cce_kubeconfig_free(back);
+    free(yaml);
+    free(text);
+
+    /* Setting an entry too deep is an error for that entry; the model stays as it was. */
+    char *open = repeat("[", 520, "", 0), *close = repeat("]", 520, "", 0);
+    size_t size = strlen(open) * 2 + 100;
+    char *inner = malloc(size);
+    snprintf(inner, size, "{\"extensions\": [{\"name\": \"x\", \"extension\": %s%s}]}", open, close);
+    CHECK(kc && cce_kubeconfig_set_entry(kc, CCE_KC_USERS, "too-deep", inner, &err) < 0);
+    CHECK(err.message && strstr(err.message, "user 'too-deep': user is nested deeper than 512 levels"));
+    cce_error_clear(&err);
+    CHECK(kc && cce_kubeconfig_find(kc, CCE_KC_USERS, "too-deep") < 0);
+    /* ...and so is a field kubectl would refuse. */
+    CHECK(kc && cce_kubeconfig_set_entry(kc, CCE_KC_USERS, "bad", "{\"exec\": {\"args\": \"x\"}}", &err) < 0);
+    CHECK(err.message && strstr(err.message, "user 'bad': user.exec.args is a string"));
+    cce_error_clear(&err);
+    free(inner);
+    free(open);
+    free(close);
+    cce_kubeconfig_free(kc);
+}
+
 /* ------------------------------------------------------------ empty */
 
 static void test_empty(void)
@@ -1157,6 +1221,7 @@ int main(void)
     test_anchors();
     test_limits();
     test_fidelity();
+    test_kubeconfig_depth();
     test_empty();
     test_locale();
     printf("test_yaml: %d checks, %d failed\n", g_checks, g_failures);
