@@ -970,6 +970,15 @@ static int on_scalar(loader *L, const yaml_event_t *ev)
 
     if (count_nodes(L, 1, false, ev->start_mark) < 0)
         return -1;
+    if (!awaiting_key(L) && scalar_resolves(ev)) {
+        /* JSON has no infinities or NaN: kubectl's YAML-to-JSON step refuses them. */
+        res r;
+        if (resolve_plain((const char *)ev->data.scalar.value, ev->data.scalar.length, &r) == RES_NONFINITE) {
+            char q[128];
+            quote_for_msg(q, sizeof q, (const char *)ev->data.scalar.value, ev->data.scalar.length);
+            return FAIL_MARK(L, ev->start_mark, "%s is a float JSON cannot hold (kubectl refuses it too)", q);
+        }
+    }
     json_t *v = scalar_value(L, ev);
     if (!v)
         return -1;

@@ -133,7 +133,8 @@ def main():
     # extension values: YAML 1.1 scalars and keys as kubectl resolves them
     for v in ["n", "yes", "off", "On", "0o17", "017", "0x1F", "1_000", "1.50", "-0.0", ".5", "1e3", "2001-12-14",
               "'n'", "~", "[y, N, no]", "{yes: 1}", "{1.50: a}", "{010: a}", "{0x1F: a}", "!!binary aGVsbG8=",
-              "{~: 1}", "{1: a, '1': b}", "{true: a, yes: b}", "!!str 1", "9223372036854775808", "1:20"]:
+              "{~: 1}", "{1: a, '1': b}", "{true: a, yes: b}", "!!str 1", "9223372036854775808", "1:20",
+              ".inf", "-.Inf", ".NaN", "!!float .inf", "'.inf'", "1e400", "{.inf: a}", "!!binary /w=="]:
         put(f"extension.value={slug(v)}", doc(top="extensions:\n- name: e\n  extension: " + v + "\n"))
     for name, text in sorted(files.items()):
         with open(os.path.join(out, name + ".yaml"), "w") as fh:

@@ -704,12 +704,13 @@ static void test_resolution(void)
     CHECK_SCALAR("08", "8.0"); /* not octal; go-yaml reads a float */
     CHECK_SCALAR("1e-400", "0.0");
     CHECK_SCALAR("1e400", "\"1e400\"");
-    /* Non-finite floats cannot be JSON numbers: kept as text. */
-    CHECK_SCALAR(".inf", "\".inf\"");
-    CHECK_SCALAR("-.Inf", "\"-.Inf\"");
-    CHECK_SCALAR("+.INF", "\"+.INF\"");
-    CHECK_SCALAR(".nan", "\".nan\"");
-    CHECK_SCALAR(".NaN", "\".NaN\"");
+    /* Non-finite floats cannot be JSON numbers: refused, as kubectl refuses them; quoted, they are text. */
+    CHECK_ERROR("v: .inf\n", 8, "t:1:4: ", "\".inf\" is a float JSON cannot hold");
+    CHECK_ERROR("v: [-.Inf]\n", 11, "t:1:5: ", "float JSON cannot hold");
+    CHECK_ERROR("v: {a: +.INF}\n", 14, "t:1:8: ", "float JSON cannot hold");
+    CHECK_ERROR("v: .nan\n", 8, "t:1:4: ", "float JSON cannot hold");
+    CHECK_ERROR("v: .NaN\n", 8, "t:1:4: ", "float JSON cannot hold");
+    CHECK_SCALAR("'.inf'", "\".inf\"");
     /* Strings. */
     CHECK_SCALAR("0x", "\"0x\"");
     CHECK_SCALAR("0b2", "\"0b2\"");
@@ -747,7 +748,7 @@ static void test_resolution(void)
     CHECK_SCALAR("!!bool 'false'", "false");
     CHECK_SCALAR("!!float 1", "1.0");
     CHECK_SCALAR("!!float \"2.5\"", "2.5");
-    CHECK_SCALAR("!!float .inf", "\".inf\"");
+    CHECK_ERROR("v: !!float .inf\n", 16, "t:1:4: ", "float JSON cannot hold");
     CHECK_SCALAR("!!null ''", "null");
     CHECK_SCALAR("!!null ~", "null");
     CHECK_SCALAR("!!binary aGVsbG8=", "\"hello\""); /* decoded, as go-yaml does */
