@@ -1252,7 +1252,7 @@ static int emit_node(yaml_emitter_t *em, const json_t *v, dump_frame **stack, si
          * uint64); go-yaml reads its digits back as the uint64 kubectl saw.
          */
         if (json_real_value(v) >= 9223372036854775808.0 && json_real_value(v) < 18446744073709551616.0 &&
-            json_real_value(v) == floor(json_real_value(v)))
+            json_real_value(v) == (double)(uint64_t)json_real_value(v))
             snprintf(buf, sizeof buf, "%.0f", json_real_value(v));
         else
             format_double(json_real_value(v), buf, sizeof buf);
