@@ -49,7 +49,8 @@ size_t cce_escape_control(const char *in, char *out, size_t cap);
  * cce_yaml_load: parses one YAML document into a new reference.  Plain scalars
  * resolve as YAML 1.1 does for kubectl (null/~/empty, true/false/yes/no/on/off,
  * integers, floats); quoted scalars and !!str are strings.  Anchors and aliases
- * are expanded.  On error: NULL and err->code "PARSE", message
+ * are expanded.  Mapping keys become text as sigs.k8s.io/yaml makes them
+ * (`yes:` is "true", `010:` is "8"); a null key is an error.  On error: NULL and err->code "PARSE", message
  * "<source>:<line>:<column>: <problem>" (1-based).  JSON is YAML, so JSON text
  * loads too.
  *
@@ -63,12 +64,29 @@ json_t *cce_yaml_load(const char *text, size_t len, const char *source, cce_erro
 int cce_yaml_dump(const json_t *v, cce_buf *out);
 
 /*
- * cce_yaml_load with a schema: plain scalars that are values of a key in
- * `string_keys` (NULL-terminated), or items of a list under such a key, are
- * kept as the strings written, as a typed reader (kubectl's) would.
+ * Go's base64.StdEncoding.Decode (what kubectl applies to []byte fields and
+ * !!binary): line breaks skipped, '=' padding required.  out (NULL: only
+ * check) gets at most n / 4 * 3 bytes; the decoded length or (size_t)-1.
  */
-json_t *cce_yaml_load_typed(const char *text, size_t len, const char *source, const char *const *string_keys,
-                            cce_error *err);
+size_t cce_yaml_base64_decode(const char *s, size_t n, unsigned char *out);
+
+/*
+ * Collection nesting both cce_yaml_load and cce_yaml_dump accept (the root
+ * collection is level 1): what one writes, the other reads.
+ */
+#define CCE_YAML_MAX_DEPTH 512
+
+/*
+ * kcschema.c: a parsed kubeconfig checked against client-go's v1 types as
+ * kubectl decodes them (types of the declared fields, Go base64 in []byte
+ * fields, unique extension names) and against CCE_YAML_MAX_DEPTH, so what
+ * kubectl refuses, or what could not be written back, is refused at load
+ * with the entry and field named.  0, or -1 with err->code "PARSE".
+ * check_inner does the same for one entry's inner mapping (section s:
+ * 0 clusters, 1 users, 2 contexts).
+ */
+int cce_kcschema_check(const json_t *root, const char *source, cce_error *err);
+int cce_kcschema_check_inner(int s, const json_t *inner, const char *source, const char *name, cce_error *err);
 
 /* ------------------------------------------------------------------ HTTP */
 

@@ -127,9 +127,16 @@ static int check_section(json_t *root, int s, const char *source, cce_error *err
     json_t *e;
     int rc = 0;
     json_array_foreach(arr, i, e) {
+        /* kubectl reads a null entry, or one without a name, as the name "" (types checked already). */
+        if (json_is_null(e)) {
+            e = json_object();
+            json_array_set_new(arr, i, e);
+        }
+        if (!json_is_string(json_object_get(e, "name")))
+            json_object_set_new(e, "name", json_string(""));
         const char *name = json_string_value(json_object_get(e, "name"));
-        if (!json_is_object(e) || !name || !*name) {
-            rc = cce_set_error(err, "PARSE", 0, "%s: %s[%zu] has no name", source, section_key[s], i);
+        if (!name) {
+            rc = nomem(err);
             break;
         }
         json_t *prev = json_object_get(seen, name);
@@ -174,8 +181,15 @@ static int normalise(json_t *root, const char *source, cce_error *err)
 {
     if (!json_is_object(root))
         return cce_set_error(err, "PARSE", 0, "%s: a kubeconfig must be a mapping", source);
+    if (cce_kcschema_check(root, source, err) < 0)
+        return -1;
+    /* kubectl reads an empty kind or apiVersion as not set: the defaults below. */
     json_t *kind = json_object_get(root, "kind");
     json_t *api = json_object_get(root, "apiVersion");
+    if (json_is_string(kind) && !*json_string_value(kind))
+        kind = NULL;
+    if (json_is_string(api) && !*json_string_value(api))
+        api = NULL;
     if (kind && !json_is_null(kind) && (!json_is_string(kind) || strcmp(json_string_value(kind), "Config") != 0))
         return cce_set_error(err, "PARSE", 0, "%s: kind is '%s', not 'Config'", source,
                              json_is_string(kind) ? json_string_value(kind) : "(not a string)");
@@ -336,19 +350,6 @@ cce_kubeconfig *cce_kubeconfig_from_json(json_t *root, const char *source, cce_e
 
 cce_kubeconfig *cce_kubeconfig_new(void) { return cce_kubeconfig_from_json(json_object(), NULL, NULL); }
 
-/*
- * The kubeconfig fields that client-go declares as strings (or lists of
- * strings): their plain YAML values are strings whatever they look like.
- */
-static const char *const kubeconfig_string_keys[] = {
-    "name", "server", "cluster", "user", "namespace", "current-context", "token", "tokenFile", "username",
-    "password", "certificate-authority", "certificate-authority-data", "client-certificate",
-    "client-certificate-data", "client-key", "client-key-data", "tls-server-name", "proxy-url", "as", "as-uid",
-    "as-groups", "command", "args", "value", "apiVersion", "kind", "installHint", "interactiveMode",
-    "cmd-path", "cmd-args", "access-token", "id-token", "refresh-token", "client-id", "client-secret",
-    "idp-issuer-url", "expiry", NULL,
-};
-
 /* Parses text into a normalised document (a new reference). */
 static json_t *parse_doc(const char *text, size_t len, const char *source, cce_error *err)
 {
@@ -364,7 +365,7 @@ static json_t *parse_doc(const char *text, size_t len, const char *source, cce_e
             cce_set_error(err, "PARSE", 0, "%s:%d:%d: %s", source, je.line, je.column, je.text);
             return NULL;
         }
-    } else if ((root = cce_yaml_load_typed(text, len, source, kubeconfig_string_keys, err)) == NULL) {
+    } else if ((root = cce_yaml_load(text, len, source, err)) == NULL) {
         return NULL;
     }
     return normalised(root, source, err);
@@ -499,6 +500,10 @@ int cce_kubeconfig_set_entry(cce_kubeconfig *kc, enum cce_kc_section s, const ch
     if (!json_is_object(inner)) {
         json_decref(inner);
         return cce_set_error(err, "INVALID_ARGUMENT", 0, "%s '%s': the entry must be a mapping", section_noun[s], name);
+    }
+    if (cce_kcschema_check_inner((int)s, inner, "set", name, err) < 0) {
+        json_decref(inner);
+        return -1;
     }
     if (put_entry(kc, s, name, inner) < 0)
         return nomem(err);

@@ -35,7 +35,7 @@
 _Static_assert(sizeof(json_int_t) == sizeof(int64_t), "json_int_t must be 64 bits");
 
 /* Nesting limit for collections (the root collection is level 1). */
-#define MAX_DEPTH ((size_t)512)
+#define MAX_DEPTH ((size_t)CCE_YAML_MAX_DEPTH)
 /* Cap on the number of nodes one document may produce, aliases expanded. */
 #define MAX_NODES ((size_t)5000000)
 /*
@@ -131,6 +131,81 @@ static void format_double(double d, char *buf, size_t size)
         if (len + 3 <= size)
             memcpy(buf + len, ".0", 3);
     }
+}
+
+/* ============================================================== base64 */
+
+static int b64_digit(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/*
+ * Go's base64.StdEncoding.Decode, which both go-yaml (!!binary) and
+ * encoding/json ([]byte fields such as certificate-authority-data) use:
+ * '\r' and '\n' are skipped anywhere, groups of four, '=' padding required
+ * and only at the end.  Writes at most n / 4 * 3 bytes to out (may be NULL
+ * to only check); the decoded length, or (size_t)-1.
+ */
+size_t cce_yaml_base64_decode(const char *s, size_t n, unsigned char *out)
+{
+    size_t len = 0;
+    int group[4], k = 0, pad = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\r' || c == '\n')
+            continue;
+        if (pad) {
+            /* After "x=" only one more "=" may come; after "xy==" or "xyz=" nothing. */
+            if (c != '=' || k != 3 || pad != 1)
+                return (size_t)-1;
+            pad = 2;
+            k = 0;
+            continue;
+        }
+        if (c == '=') {
+            if (k < 2)
+                return (size_t)-1;
+            pad = 1;
+            if (k == 3) { /* "xyz=" */
+                if (out) {
+                    out[len] = (unsigned char)(group[0] << 2 | group[1] >> 4);
+                    out[len + 1] = (unsigned char)(group[1] << 4 | group[2] >> 2);
+                }
+                len += 2;
+                k = 0;
+                pad = 2;
+            } else {      /* "xy=" and one more '=' to come */
+                if (out)
+                    out[len] = (unsigned char)(group[0] << 2 | group[1] >> 4);
+                len += 1;
+                k = 3;
+            }
+            continue;
+        }
+        int d = b64_digit(c);
+        if (d < 0)
+            return (size_t)-1;
+        group[k++] = d;
+        if (k == 4) {
+            if (out) {
+                out[len] = (unsigned char)(group[0] << 2 | group[1] >> 4);
+                out[len + 1] = (unsigned char)(group[1] << 4 | group[2] >> 2);
+                out[len + 2] = (unsigned char)(group[2] << 6 | group[3]);
+            }
+            len += 3;
+            k = 0;
+        }
+    }
+    if (pad == 1 || k != 0)
+        return (size_t)-1;
+    return len;
 }
 
 /* ==================================================== scalar resolution */
@@ -409,8 +484,9 @@ static bool looks_like_base60(const char *s, size_t n)
 
 typedef struct anchor_ent {
     json_t *value;  /* the anchored node, complete (own reference) */
-    char *text;     /* a scalar's text as written (usable as a key), else NULL */
+    char *text;     /* a scalar's text as a mapping key (see key_of), else NULL */
     size_t text_len;
+    const char *key_problem; /* a scalar that cannot be a key: why */
     size_t nodes;   /* nodes one copy adds */
     size_t height;  /* collection levels inside (0 for a scalar) */
 } anchor_ent;
@@ -424,7 +500,6 @@ typedef struct frame {
     char *anchor;        /* anchor to register once the collection is complete */
     size_t start_nodes;  /* loader.nodes before this collection */
     size_t child_height; /* tallest child so far */
-    bool strings;        /* seqs: the items are string-typed (see cce_yaml_load_typed) */
 } frame;
 
 typedef struct loader {
@@ -440,7 +515,6 @@ typedef struct loader {
     size_t n_anchors, cap_anchors;
     json_t *anchor_index; /* anchor name -> index into anchors (latest wins) */
     size_t nodes, alias_nodes;
-    const char *const *string_keys; /* values under these keys are strings, as written */
 } loader;
 
 static int fail_at(loader *L, size_t line, size_t col, const char *fmt, ...) CCE_PRINTF(4, 5);
@@ -563,7 +637,7 @@ static char *memdup_z(const void *p, size_t n)
 
 /* Remembers an anchor; takes a new reference to value. */
 static int add_anchor(loader *L, const char *name, json_t *value, const char *text, size_t text_len,
-                      size_t nodes, size_t height)
+                      const char *key_problem, size_t nodes, size_t height)
 {
     if (!L->anchor_index && !(L->anchor_index = json_object()))
         return fail_nomem(L);
@@ -578,6 +652,7 @@ static int add_anchor(loader *L, const char *name, json_t *value, const char *te
     anchor_ent *e = &L->anchors[L->n_anchors];
     e->text = NULL;
     e->text_len = text_len;
+    e->key_problem = key_problem;
     if (text && !(e->text = memdup_z(text, text_len)))
         return fail_nomem(L);
     /* Anchor names are ASCII (libyaml scans alphanumerics, '-' and '_'). */
@@ -738,6 +813,30 @@ static json_t *tagged_json(loader *L, const yaml_event_t *ev, const char *tag)
     return resolved_json(L, &r, s, n);
 }
 
+/*
+ * A !!binary scalar's bytes, as go-yaml v2 gives them to kubectl: Go's
+ * base64.StdEncoding (padding required, line breaks skipped).  The model
+ * holds text only, so bytes that are not UTF-8 are refused where kubectl
+ * would put U+FFFD in their place.
+ */
+static json_t *binary_json(loader *L, const yaml_event_t *ev)
+{
+    const char *s = (const char *)ev->data.scalar.value;
+    size_t n = ev->data.scalar.length;
+    unsigned char *out = malloc(n / 4 * 3 + 3);
+    if (!out) {
+        fail_nomem(L);
+        return NULL;
+    }
+    size_t len = cce_yaml_base64_decode(s, n, out);
+    json_t *v = len == (size_t)-1 ? NULL : json_stringn((const char *)out, len);
+    free(out);
+    if (!v)
+        FAIL_MARK(L, ev->start_mark, "%s", len == (size_t)-1 ? "!!binary value is not valid base64"
+                                                              : "!!binary value is not UTF-8 text");
+    return v;
+}
+
 /* A scalar's value as a new json_t, or NULL with the error set. */
 static json_t *scalar_value(loader *L, const yaml_event_t *ev)
 {
@@ -754,68 +853,156 @@ static json_t *scalar_value(loader *L, const yaml_event_t *ev)
         return resolved_json(L, &r, s, n);
     }
     /*
-     * "!" is the non-specific tag, which makes a scalar a string.  !!binary
-     * stays the base64 text, and !!timestamp stays text as go-yaml v2 keeps
-     * it when decoding into interface{}.
+     * "!" is the non-specific tag, which makes a scalar a string, and
+     * !!timestamp stays text as go-yaml v2 keeps it when decoding into
+     * interface{}.  !!binary is decoded, as go-yaml does.
      */
-    if (strcmp(tag, "!") == 0 || strcmp(tag, YAML_STR_TAG) == 0 || strcmp(tag, TAG_BINARY) == 0 ||
-        strcmp(tag, YAML_TIMESTAMP_TAG) == 0)
+    if (strcmp(tag, "!") == 0 || strcmp(tag, YAML_STR_TAG) == 0 || strcmp(tag, YAML_TIMESTAMP_TAG) == 0)
         return string_json(L, s, n);
+    if (strcmp(tag, TAG_BINARY) == 0)
+        return binary_json(L, ev);
     return tagged_json(L, ev, tag);
 }
 
-static bool is_string_key(const loader *L, const char *k)
+/*
+ * Float keys as sigs.k8s.io/yaml names them: strconv.FormatFloat(k, 'g', -1,
+ * 32), i.e. the shortest text of the float32 nearest k, exponent form when
+ * the exponent is below -4 or at least 6 ("1e+06", "0.1", "1.2345679e+08").
+ */
+static void format_float32_key(double d, char *buf, size_t size)
 {
-    for (const char *const *p = L->string_keys; p && *p; p++)
-        if (strcmp(*p, k) == 0)
-            return true;
-    return false;
+    float f = (float)d;
+    if (isinf(f)) {
+        snprintf(buf, size, "%s", f < 0 ? "-.inf" : ".inf");
+        return;
+    }
+    int prec = 9;
+    for (int p = 1; p <= 9; p++) {
+        snprintf(buf, size, "%.*e", p - 1, (double)f);
+        if (strtof(buf, NULL) == f) {
+            prec = p;
+            break;
+        }
+    }
+    snprintf(buf, size, "%.*e", prec - 1, (double)f);
+    const char *e = strchr(buf, 'e');
+    int exp = e ? atoi(e + 1) : 0;
+    if (exp >= -4 && exp < 6)
+        snprintf(buf, size, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, (double)f);
+    const char *point = locale_point();
+    size_t plen = strlen(point);
+    if (plen != 1 || point[0] != '.') {
+        char *p = strstr(buf, point);
+        if (p) {
+            *p = '.';
+            memmove(p + 1, p + plen, strlen(p + plen) + 1);
+        }
+    }
+}
+
+/* Whether go-yaml resolves this scalar's text (plain, or tagged with a core scalar tag). */
+static bool scalar_resolves(const yaml_event_t *ev)
+{
+    const char *tag = (const char *)ev->data.scalar.tag;
+    if (!tag)
+        return ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    if (strcmp(tag, YAML_NULL_TAG) == 0 || strcmp(tag, YAML_BOOL_TAG) == 0 || strcmp(tag, YAML_INT_TAG) == 0 ||
+        strcmp(tag, YAML_FLOAT_TAG) == 0)
+        return true;
+    return strcmp(tag, "!") != 0 && strcmp(tag, YAML_STR_TAG) != 0 && strcmp(tag, TAG_BINARY) != 0 &&
+           strcmp(tag, YAML_TIMESTAMP_TAG) != 0 && ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 }
 
 /*
- * Whether the value about to be read is declared a string by the schema:
- * a mapping value under a string key, or an item of a list under one.
- * kubectl's YAML reader does the same (it knows its Go struct fields), so
- * `namespace: 2024` or `name: y` stay strings there too.
+ * The JSON key kubectl makes of a scalar mapping key (v is the scalar's
+ * value).  sigs.k8s.io/yaml lets go-yaml v2 resolve the key first, so `yes:`
+ * is the key "true", `010:` is "8" and `1.50:` is "1.5"; a null key or one
+ * only an unsigned 64-bit integer holds is an error there.  A heap string
+ * (*len set), or NULL with *why set (*why NULL: out of memory).
  */
-static bool schema_string(const loader *L)
+static char *key_of(const yaml_event_t *ev, const json_t *v, size_t *len, const char **why)
 {
-    if (!L->string_keys || L->depth == 0)
-        return false;
-    const frame *f = &L->stack[L->depth - 1];
-    return f->is_map ? (f->has_key && f->key && is_string_key(L, f->key)) : f->strings;
+    const char *s = (const char *)ev->data.scalar.value;
+    size_t n = ev->data.scalar.length;
+    char buf[64];
+    *why = NULL;
+    if (scalar_resolves(ev)) {
+        res r;
+        res_kind k = resolve_plain(s, n, &r);
+        if (k == RES_BIGINT && !json_is_string(v)) {
+            *why = "an integer key above 2^63-1 (kubectl refuses such keys)";
+            return NULL;
+        }
+        if (k == RES_NONFINITE) {
+            const char *t = s[0] == '-' ? "-.inf" : (s[1] | 0x20) == 'n' ? ".nan" : ".inf";
+            *len = strlen(t);
+            return memdup_z(t, *len);
+        }
+    }
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        *len = json_string_length(v);
+        return memdup_z(json_string_value(v), *len);
+    case JSON_NULL:
+        *why = "a null mapping key (kubectl refuses it)";
+        return NULL;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
+        break;
+    case JSON_INTEGER:
+        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        format_float32_key(json_real_value(v), buf, sizeof buf);
+        break;
+    default:
+        *why = "mapping key must be a scalar";
+        return NULL;
+    }
+    *len = strlen(buf);
+    return memdup_z(buf, *len);
 }
 
 static int on_scalar(loader *L, const yaml_event_t *ev)
 {
-    const char *s = (const char *)ev->data.scalar.value;
-    size_t n = ev->data.scalar.length;
     const char *anchor = (const char *)ev->data.scalar.anchor;
 
     if (count_nodes(L, 1, false, ev->start_mark) < 0)
         return -1;
-    if (awaiting_key(L)) {
-        /* Keys are the text as written: "true:" gives the key "true". */
-        if (take_key(L, s, n, ev->start_mark) < 0)
-            return -1;
-        if (!anchor)
-            return 0;
-        /* An anchored key may be aliased as a value later: keep its value too. */
-        json_t *v = scalar_value(L, ev);
-        if (!v)
-            return -1;
-        int rc = add_anchor(L, anchor, v, s, n, 1, 0);
-        json_decref(v);
-        return rc;
+    if (!awaiting_key(L) && scalar_resolves(ev)) {
+        /* JSON has no infinities or NaN: kubectl's YAML-to-JSON step refuses them. */
+        res r;
+        if (resolve_plain((const char *)ev->data.scalar.value, ev->data.scalar.length, &r) == RES_NONFINITE) {
+            char q[128];
+            quote_for_msg(q, sizeof q, (const char *)ev->data.scalar.value, ev->data.scalar.length);
+            return FAIL_MARK(L, ev->start_mark, "%s is a float JSON cannot hold (kubectl refuses it too)", q);
+        }
     }
-    json_t *v = !ev->data.scalar.tag && schema_string(L) ? string_json(L, s, n) : scalar_value(L, ev);
+    json_t *v = scalar_value(L, ev);
     if (!v)
         return -1;
-    if (anchor && add_anchor(L, anchor, v, s, n, 1, 0) < 0) {
+    size_t klen = 0;
+    const char *why = NULL;
+    char *key = key_of(ev, v, &klen, &why);
+    if (!key && !why) {
         json_decref(v);
-        return -1;
+        return fail_nomem(L);
     }
-    return add_value(L, v, 0);
+    int rc = 0;
+    /* An anchored key may be aliased as a value later, and a value as a key. */
+    if (anchor)
+        rc = add_anchor(L, anchor, v, key, klen, why, 1, 0);
+    if (rc == 0 && awaiting_key(L)) {
+        rc = key ? take_key(L, key, klen, ev->start_mark) : FAIL_MARK(L, ev->start_mark, "%s", why);
+        json_decref(v);
+    } else if (rc == 0) {
+        rc = add_value(L, v, 0);
+    } else {
+        json_decref(v);
+    }
+    free(key);
+    return rc;
 }
 
 static int on_alias(loader *L, const yaml_event_t *ev)
@@ -829,7 +1016,7 @@ static int on_alias(loader *L, const yaml_event_t *ev)
     }
     if (awaiting_key(L)) {
         if (!a->text)
-            return FAIL_MARK(L, ev->start_mark, "mapping key must be a scalar");
+            return FAIL_MARK(L, ev->start_mark, "%s", a->key_problem ? a->key_problem : "mapping key must be a scalar");
         if (count_nodes(L, 1, true, ev->start_mark) < 0)
             return -1;
         return take_key(L, a->text, a->text_len, ev->start_mark);
@@ -865,7 +1052,6 @@ static int on_collection_start(loader *L, const yaml_event_t *ev, bool is_map)
     char *anchor_copy = NULL;
     if (anchor && !(anchor_copy = cce_strdup(anchor)))
         return fail_nomem(L);
-    bool strings = !is_map && schema_string(L);
     json_t *node = is_map ? json_object() : json_array();
     /* Attach at once: the parent (or root) owns it, so error paths free it. */
     if (add_value(L, node, 1) < 0) {
@@ -878,7 +1064,6 @@ static int on_collection_start(loader *L, const yaml_event_t *ev, bool is_map)
     f->is_map = is_map;
     f->anchor = anchor_copy;
     f->start_nodes = before;
-    f->strings = strings;
     return 0;
 }
 
@@ -888,7 +1073,7 @@ static int on_collection_end(loader *L)
     size_t height = f->child_height + 1;
     int rc = 0;
     if (f->anchor)
-        rc = add_anchor(L, f->anchor, f->node, NULL, 0, L->nodes - f->start_nodes, height);
+        rc = add_anchor(L, f->anchor, f->node, NULL, 0, NULL, L->nodes - f->start_nodes, height);
     free(f->anchor);
     free(f->key); /* NULL: libyaml always pairs keys with values */
     if (L->depth > 0 && height > L->stack[L->depth - 1].child_height)
@@ -898,15 +1083,8 @@ static int on_collection_end(loader *L)
 
 json_t *cce_yaml_load(const char *text, size_t len, const char *source, cce_error *err)
 {
-    return cce_yaml_load_typed(text, len, source, NULL, err);
-}
-
-json_t *cce_yaml_load_typed(const char *text, size_t len, const char *source, const char *const *string_keys,
-                            cce_error *err)
-{
     loader L;
     memset(&L, 0, sizeof L);
-    L.string_keys = string_keys;
     L.source = source ? source : "<input>";
     L.err = err;
     L.text = text ? text : "";
@@ -1069,7 +1247,15 @@ static int emit_node(yaml_emitter_t *em, const json_t *v, dump_frame **stack, si
         snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return emit_scalar(em, buf, strlen(buf), YAML_PLAIN_SCALAR_STYLE);
     case JSON_REAL:
-        format_double(json_real_value(v), buf, sizeof buf);
+        /*
+         * An integer in [2^63, 2^64) was read as a real (jansson has no
+         * uint64); go-yaml reads its digits back as the uint64 kubectl saw.
+         */
+        if (json_real_value(v) >= 9223372036854775808.0 && json_real_value(v) < 18446744073709551616.0 &&
+            json_real_value(v) == (double)(uint64_t)json_real_value(v))
+            snprintf(buf, sizeof buf, "%.0f", json_real_value(v));
+        else
+            format_double(json_real_value(v), buf, sizeof buf);
         return emit_scalar(em, buf, strlen(buf), YAML_PLAIN_SCALAR_STYLE);
     case JSON_STRING:
         return emit_string(em, json_string_value(v), json_string_length(v));
@@ -1080,6 +1266,13 @@ static int emit_node(yaml_emitter_t *em, const json_t *v, dump_frame **stack, si
         return -1;
     }
 
+    /*
+     * The reader's nesting limit, empty collections included: what is
+     * written must load again.  A cyclic tree (only one built by hand can
+     * be) runs into this limit too.
+     */
+    if (*depth >= MAX_DEPTH)
+        return -1;
     bool is_obj = json_is_object(v);
     size_t n = is_obj ? json_object_size(v) : json_array_size(v);
     /* Only empty collections use flow style: {} and [], as kubectl writes them. */
@@ -1094,15 +1287,6 @@ static int emit_node(yaml_emitter_t *em, const json_t *v, dump_frame **stack, si
         return ok && yaml_emitter_emit(em, &ev) ? 0 : -1;
     }
 
-    /*
-     * A jansson tree cannot normally be cyclic, but one built by hand can.
-     * Any cycle makes the walk deeper than MAX_DEPTH at some point, so only
-     * that deep do we look for v among its ancestors.
-     */
-    if (*depth >= MAX_DEPTH)
-        for (size_t k = 0; k < *depth; k++)
-            if ((*stack)[k].node == v)
-                return -1;
     if (*depth == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
         dump_frame *st = realloc(*stack, ncap * sizeof *st);

@@ -89,41 +89,64 @@ function TestKubeconfig:test_parse_errors()
   kc, err = cce.kubeconfig.parse("contexts:\n- name: a\n  context: {}\n- name: a\n  context: {}\n", "dup.yaml")
   lu.assertNil(kc)
   lu.assertStrContains(err.message, "dup.yaml: contexts[0] and contexts[1] are both named 'a'")
-  kc, err = cce.kubeconfig.parse("users:\n- user: {}\n", "noname.yaml")
+  -- kubectl reads an entry without a name as the name "", so one such entry loads, two clash
+  kc = assert(cce.kubeconfig.parse("users:\n- user: {}\n", "noname.yaml"))
+  lu.assertEquals(kc:user(""), { name = "" })
+  kc, err = cce.kubeconfig.parse("users:\n- user: {}\n- name: ~\n  user: {}\n", "noname.yaml")
   lu.assertNil(kc)
-  lu.assertStrContains(err.message, "users[0] has no name")
+  lu.assertStrContains(err.message, "noname.yaml: users[0] and users[1] are both named ''")
 end
 
-function TestKubeconfig:test_string_fields_stay_strings()
-  -- kubectl reads these as strings whatever they look like; so must we
+function TestKubeconfig:test_fields_typed_as_kubectl_reads_them()
+  -- kubectl turns YAML into JSON before it knows the schema: `namespace: 0x10` is a number
+  -- there, and a number in a string field makes it refuse the file; so must we, naming the place
+  local cases = {
+    { "contexts:\n- name: a\n  context: {namespace: 0x10}\n", "context 'a': context.namespace is a number" },
+    { "contexts:\n- name: 2024\n  context: {}\n", "contexts[0].name is a number" },
+    { "current-context: y\n", "current-context is a boolean" },
+    { "users:\n- name: u\n  user: {exec: {command: x, args: [1]}}\n", "user 'u': user.exec.args[0] is a number" },
+    { "users:\n- name: u\n  user: {exec: {command: x, env: [{name: A, value: 007}]}}\n",
+      "user.exec.env[0].value is a number" },
+    { "clusters:\n- name: c\n  cluster: {insecure-skip-tls-verify: 'true'}\n", "is a string, where kubectl reads only true or false" },
+  }
+  for _, c in ipairs(cases) do
+    local kc, err = cce.kubeconfig.parse(c[1], "t.yaml")
+    lu.assertNil(kc, c[1])
+    lu.assertStrContains(err.message, c[2])
+  end
+  -- quoted, they are strings; null, ~ and empty stay null (unset), never the text "null"
   local kc = assert(cce.kubeconfig.parse([[
 clusters:
-- name: y
-  cluster: {server: "https://a:1", insecure-skip-tls-verify: true}
+- name: "y"
+  cluster: {server: "https://a:1", certificate-authority-data: ~}
 contexts:
-- name: 2024
-  context: {cluster: y, user: on, namespace: 0x10}
+- name: "2024"
+  context: {cluster: "y", user: "on", namespace: "0x10"}
 users:
-- name: on
+- name: "on"
   user:
+    token:
     exec:
       command: "true"
-      args: [1, yes, ~]
-      env: [{name: N, value: 007}]
+      args: null
+      env: ~
     extensions:
     - name: mine
-      extension: {count: 3, enabled: yes}
-current-context: 2024
+      extension: {count: 3, enabled: yes, off: n}
+current-context: ~
 ]]))
-  lu.assertEquals(kc:current_context(), "2024")
+  lu.assertNil(kc:current_context())
   lu.assertEquals(kc:context("2024"), { name = "2024", cluster = "y", user = "on", namespace = "0x10" })
-  lu.assertTrue(kc:cluster("y")["insecure-skip-tls-verify"])
   local u = kc:user("on")
-  lu.assertEquals(u.exec.args, { "1", "yes", "~" })
-  lu.assertEquals(u.exec.env[1].value, "007")
-  lu.assertEquals(u.extensions[1].extension.count, 3)  -- extensions keep YAML's types
+  lu.assertEquals(u.exec.command, "true")
+  lu.assertEquals(u.exec.args, cce.null)
+  lu.assertEquals(u.token, cce.null)
+  lu.assertEquals(u.extensions[1].extension.count, 3)  -- extensions keep YAML 1.1's types, keys included
   lu.assertTrue(u.extensions[1].extension.enabled)
-  lu.assertEquals(#kc:check(), 0)
+  lu.assertFalse(u.extensions[1].extension["false"])
+  local yaml = kc:to_yaml()
+  lu.assertStrContains(yaml, "args: null")
+  lu.assertNotStrContains(yaml, '"null"')
 end
 
 function TestKubeconfig:test_check_reports_dangling_references()
@@ -398,7 +421,7 @@ function TestKubeconfig:test_kubeconfig_env_multiple_files()
   local a, b = tmp .. "/ka", tmp .. "/kb"
   write(a, "clusters:\n- name: c1\n  cluster: {server: 'https://a:1'}\ncontexts:\n- name: x\n  context: {cluster: c1}\n")
   write(b, "clusters:\n- name: c1\n  cluster: {server: 'https://b:1'}\n- name: c2\n  cluster: {server: 'https://b:2'}\n" ..
-    "contexts:\n- name: y\n  context: {cluster: c2}\ncurrent-context: y\n")
+    "contexts:\n- name: 'y'\n  context: {cluster: c2}\ncurrent-context: 'y'\n")
   local script = tmp .. "/multi.lua"
   write(script, [[
 local cce = require "cce"

@@ -360,9 +360,9 @@ static void test_response_model(void)
     CHECK(PARSE("{\"kind\": \"Pod\"}", "f.json", &e) == NULL);
     CHECK_CONTAINS(e.message, "f.json: kind is 'Pod'");
     CHECK(PARSE("{\"clusters\": 3}", "f.json", &e) == NULL);
-    CHECK_CONTAINS(e.message, "\"clusters\" is not a list");
-    CHECK(PARSE("{\"clusters\": [{\"cluster\": {}}]}", "f.json", &e) == NULL);
-    CHECK_CONTAINS(e.message, "clusters[0] has no name");
+    CHECK_CONTAINS(e.message, "f.json: clusters is a number, where kubectl reads only a list");
+    CHECK(PARSE("{\"clusters\": [{\"cluster\": {}}, {\"cluster\": {}}]}", "f.json", &e) == NULL);
+    CHECK_CONTAINS(e.message, "clusters[0] and clusters[1] are both named ''");
     CHECK(PARSE("{\n  \"kind\": \"Config\",\n  oops\n}", "f.json", &e) == NULL);
     CHECK_CONTAINS(e.message, "f.json:3:");
     /* An empty document is an empty config. */

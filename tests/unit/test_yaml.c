@@ -704,12 +704,13 @@ static void test_resolution(void)
     CHECK_SCALAR("08", "8.0"); /* not octal; go-yaml reads a float */
     CHECK_SCALAR("1e-400", "0.0");
     CHECK_SCALAR("1e400", "\"1e400\"");
-    /* Non-finite floats cannot be JSON numbers: kept as text. */
-    CHECK_SCALAR(".inf", "\".inf\"");
-    CHECK_SCALAR("-.Inf", "\"-.Inf\"");
-    CHECK_SCALAR("+.INF", "\"+.INF\"");
-    CHECK_SCALAR(".nan", "\".nan\"");
-    CHECK_SCALAR(".NaN", "\".NaN\"");
+    /* Non-finite floats cannot be JSON numbers: refused, as kubectl refuses them; quoted, they are text. */
+    CHECK_ERROR("v: .inf\n", 8, "t:1:4: ", "\".inf\" is a float JSON cannot hold");
+    CHECK_ERROR("v: [-.Inf]\n", 11, "t:1:5: ", "float JSON cannot hold");
+    CHECK_ERROR("v: {a: +.INF}\n", 14, "t:1:8: ", "float JSON cannot hold");
+    CHECK_ERROR("v: .nan\n", 8, "t:1:4: ", "float JSON cannot hold");
+    CHECK_ERROR("v: .NaN\n", 8, "t:1:4: ", "float JSON cannot hold");
+    CHECK_SCALAR("'.inf'", "\".inf\"");
     /* Strings. */
     CHECK_SCALAR("0x", "\"0x\"");
     CHECK_SCALAR("0b2", "\"0b2\"");
@@ -747,10 +748,10 @@ static void test_resolution(void)
     CHECK_SCALAR("!!bool 'false'", "false");
     CHECK_SCALAR("!!float 1", "1.0");
     CHECK_SCALAR("!!float \"2.5\"", "2.5");
-    CHECK_SCALAR("!!float .inf", "\".inf\"");
+    CHECK_ERROR("v: !!float .inf\n", 16, "t:1:4: ", "float JSON cannot hold");
     CHECK_SCALAR("!!null ''", "null");
     CHECK_SCALAR("!!null ~", "null");
-    CHECK_SCALAR("!!binary aGVsbG8=", "\"aGVsbG8=\"");
+    CHECK_SCALAR("!!binary aGVsbG8=", "\"hello\""); /* decoded, as go-yaml does */
     CHECK_SCALAR("!!timestamp 2001-12-14", "\"2001-12-14\"");
     CHECK_SCALAR("! 123", "\"123\""); /* the non-specific tag means string */
     /* Unknown tags resolve by content. */
@@ -765,13 +766,35 @@ static void test_resolution(void)
     CHECK_ERROR("v: !!null x\n", 12, "t:1:4: ", "as !!null");
     CHECK_ERROR("v: !!float abc\n", 15, "t:1:4: ", "as !!float");
 
-    /* Keys are the text as written, never resolved. */
-    json_t *k = load("true: 1\n~: 2\n123: 3\n'q': 4\nnull: 5\n0x1F: 6\n\"\": 7\n");
-    json_t *want = json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "true", 1, "~", 2, "123", 3, "q", 4,
-                             "null", 5, "0x1F", 6, "", 7);
+    /*
+     * Keys resolve as sigs.k8s.io/yaml makes them (checked against kubectl
+     * 1.32): go-yaml v2 resolves them, then bools, ints and floats (as
+     * float32, 'g' format) become text; quoted keys stay as written.
+     */
+    json_t *want = json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}",
+                             "true", 1, "123", 3, "q", 4, "8", 5, "31", 6, "", 7, "false", 8, "1.5", 9,
+                             "1.2345679e+08", 10, "1e-07", 11, "100000", 12, "1e+06", 13, ".inf", 14, "-.inf", 15,
+                             ".nan", 16, "-0", 17, "yes", 18, "2001-12-14", 19, "1000", 20, "0x10", 21);
+    json_t *k = load("true: 1\n123: 3\n'q': 4\n010: 5\n0x1F: 6\n\"\": 7\nn: 8\n1.50: 9\n"
+             "123456789.0: 10\n1e-7: 11\n100000.0: 12\n1000000.0: 13\n.Inf: 14\n-.inf: 15\n.NaN: 16\n"
+             "-0.0: 17\n'yes': 18\n2001-12-14: 19\n1_000: 20\n!!str 0x10: 21\n");
     CHECK(k && json_equal(k, want));
     json_decref(k);
     json_decref(want);
+    /* "true" and "yes" are the same key: a duplicate. */
+    CHECK_ERROR("true: 1\nyes: 2\n", 15, "t:2:1: ", "duplicate key \"true\"");
+    CHECK_ERROR("1: a\n\"1\": b\n", 12, "t:2:1: ", "duplicate key \"1\"");
+    /* kubectl refuses a null key and one only uint64 holds. */
+    CHECK_ERROR("~: 1\n", 5, "t:1:1: ", "null mapping key");
+    CHECK_ERROR("18446744073709551615: 1\n", 24, "t:1:1: ", "above 2^63-1");
+    /* ...but such a scalar is fine as a value, and an anchored one as a value elsewhere. */
+    k = load("a: &x ~\nb: *x\n");
+    CHECK(k && json_is_null(json_object_get(k, "b")));
+    json_decref(k);
+    CHECK_ERROR("a: &x ~\n*x : 1\n", 15, "t:2:1: ", "null mapping key");
+    k = load("a: &x yes\n*x : 1\n");
+    CHECK(k && json_integer_value(json_object_get(k, "true")) == 1);
+    json_decref(k);
 }
 
 /* ----------------------------------------------------------- errors */
@@ -970,6 +993,158 @@ static void test_limits(void)
     free(close);
 }
 
+/* ------------------------------------------------- kubectl fidelity */
+
+/* Loads, dumps and loads again: the dump must load to the same tree. */
+static void check_reload(const char *text)
+{
+    json_t *v = load(text);
+    char *t = v ? dump(v) : NULL;
+    json_t *back = t ? load(t) : NULL;
+    g_checks++;
+    if (!v || !back || !json_equal(v, back)) {
+        fprintf(stderr, "reload failed for:\n%s\n--- dump:\n%s\n", text, t ? t : "(none)");
+        g_failures++;
+    }
+    json_decref(back);
+    free(t);
+    json_decref(v);
+}
+
+static void test_fidelity(void)
+{
+    /* kubectl writes `args: null` for an exec user: it stays null, and is written as null. */
+    json_t *v = load("users:\n- name: u\n  user:\n    exec:\n      args: null\n      env: ~\n"
+                     "      installHint:\n    token: ''\n    as-groups: [~, null, '']\ncurrent-context: ~\n");
+    json_t *exec = json_object_get(path_get(v, "users", 0, "user"), "exec");
+    CHECK(json_is_null(json_object_get(exec, "args")));
+    CHECK(json_is_null(json_object_get(exec, "env")));
+    CHECK(json_is_null(json_object_get(exec, "installHint")));
+    CHECK_STR(json_string_value(json_object_get(path_get(v, "users", 0, "user"), "token")), "");
+    json_t *groups = json_object_get(path_get(v, "users", 0, "user"), "as-groups");
+    CHECK(json_is_null(json_array_get(groups, 0)) && json_is_null(json_array_get(groups, 1)) &&
+          json_is_string(json_array_get(groups, 2)));
+    CHECK(json_is_null(json_object_get(v, "current-context")));
+    char *out = v ? dump(v) : NULL;
+    CHECK(out && strstr(out, "      args: null\n") && strstr(out, "current-context: null\n") &&
+          !strstr(out, "\"null\"") && !strstr(out, "\"~\""));
+    free(out);
+    json_decref(v);
+
+    /* YAML 1.1 scalars in extensions: n, yes, off are booleans there, as kubectl reads them. */
+    v = load("extension: {a: n, b: yes, c: off, d: 'n', e: 0o17, f: 1_000}\n");
+    json_t *ext = json_object_get(v, "extension");
+    CHECK(json_is_false(json_object_get(ext, "a")) && json_is_true(json_object_get(ext, "b")) &&
+          json_is_false(json_object_get(ext, "c")));
+    CHECK_STR(json_string_value(json_object_get(ext, "d")), "n");
+    CHECK(json_integer_value(json_object_get(ext, "e")) == 15 && json_integer_value(json_object_get(ext, "f")) == 1000);
+    json_decref(v);
+
+    /* Go's base64.StdEncoding: padding required, line breaks skipped, nothing after the padding. */
+    unsigned char buf[16];
+    CHECK(cce_yaml_base64_decode("aGVsbG8=", 8, buf) == 5 && memcmp(buf, "hello", 5) == 0);
+    CHECK(cce_yaml_base64_decode("aGVs\nbG8=\r\n", 11, buf) == 5 && memcmp(buf, "hello", 5) == 0);
+    CHECK(cce_yaml_base64_decode("aGk=", 4, buf) == 2 && cce_yaml_base64_decode("aA==", 4, buf) == 1);
+    CHECK(cce_yaml_base64_decode("", 0, NULL) == 0);
+    CHECK(cce_yaml_base64_decode("aGVsbG8", 7, NULL) == (size_t)-1);
+    CHECK(cce_yaml_base64_decode("aA=", 3, NULL) == (size_t)-1);
+    CHECK(cce_yaml_base64_decode("aA==aA==", 8, NULL) == (size_t)-1);
+    CHECK(cce_yaml_base64_decode("a===", 4, NULL) == (size_t)-1);
+    CHECK(cce_yaml_base64_decode("aGVs bG8=", 9, NULL) == (size_t)-1);
+    CHECK(cce_yaml_base64_decode("!!!!", 4, NULL) == (size_t)-1);
+    CHECK_ERROR("v: !!binary aGVsbG8\n", 19, "t:1:4: ", "not valid base64");
+    CHECK_ERROR("v: !!binary /w==\n", 17, "t:1:4: ", "not UTF-8");
+
+    /* Whatever loads dumps to text that loads again to the same tree. */
+    check_reload("a: {yes: n, 1.5: ~, 010: '010', .inf: [], x: !!binary aGk=}\n");
+    check_reload("- [[], {}, [[]], {a: {}}]\n- !!str 1\n- '2001-12-14'\n- 1:20\n- 'y'\n");
+
+    /*
+     * The writer keeps the reader's nesting limit, empty collections
+     * included: 512 levels are written, 513 are refused instead of
+     * written as a file that would not load again.
+     */
+    json_t *root = json_array(), *at = root;
+    for (int i = 1; i < 512; i++) {
+        json_t *inner = json_array();
+        json_array_append_new(at, inner);
+        at = inner;
+    }
+    out = dump(root);
+    CHECK(out != NULL);
+    json_t *back = out ? load(out) : NULL;
+    CHECK(back && json_equal(back, root));
+    json_decref(back);
+    free(out);
+    json_array_append_new(at, json_object()); /* an empty mapping at level 513 */
+    CHECK(dump(root) == NULL);
+    json_decref(root);
+}
+
+/* A JSON kubeconfig whose cluster "deep" holds an extension `levels` collections deep in all. */
+static char *deep_kubeconfig(int levels)
+{
+    /* root, clusters, entry, cluster, extensions, item: the extension value is level 7 */
+    int inner = levels - 6;
+    char *open = repeat("[", (size_t)inner, "", 0), *close = repeat("]", (size_t)inner, "", 0);
+    size_t size = strlen(open) * 2 + 200;
+    char *text = malloc(size);
+    snprintf(text, size,
+             "{\"clusters\": [{\"name\": \"deep\", \"cluster\": {\"server\": \"https://d:1\", "
+             "\"extensions\": [{\"name\": \"x\", \"extension\": %s%s}]}}]}",
+             open, close);
+    free(open);
+    free(close);
+    return text;
+}
+
+static void test_kubeconfig_depth(void)
+{
+    /*
+     * JSON input may nest deeper than the YAML writer may write.  Such an
+     * entry is refused at load, naming the entry, instead of failing at
+     * save time after certificates were issued.
+     */
+    cce_error err = {0};
+    char *text = deep_kubeconfig(513);
+    cce_kubeconfig *kc = cce_kubeconfig_parse(text, strlen(text), "deep.json", &err);
+    CHECK(kc == NULL);
+    CHECK(err.message && strstr(err.message, "deep.json: cluster 'deep': clusters[0] is nested deeper than 512 levels"));
+    cce_error_clear(&err);
+    free(text);
+
+    /* 512 levels load, are written, and load again. */
+    text = deep_kubeconfig(512);
+    kc = cce_kubeconfig_parse(text, strlen(text), "deep.json", &err);
+    CHECK(kc != NULL);
+    char *yaml = NULL;
+    size_t len = 0;
+    CHECK(kc && cce_kubeconfig_to_yaml(kc, &yaml, &len, &err) == 0);
+    cce_kubeconfig *back = yaml ? cce_kubeconfig_parse(yaml, len, "again.yaml", &err) : NULL;
+    CHECK(back != NULL);
+    cce_kubeconfig_free(back);
+    free(yaml);
+    free(text);
+
+    /* Setting an entry too deep is an error for that entry; the model stays as it was. */
+    char *open = repeat("[", 520, "", 0), *close = repeat("]", 520, "", 0);
+    size_t size = strlen(open) * 2 + 100;
+    char *inner = malloc(size);
+    snprintf(inner, size, "{\"extensions\": [{\"name\": \"x\", \"extension\": %s%s}]}", open, close);
+    CHECK(kc && cce_kubeconfig_set_entry(kc, CCE_KC_USERS, "too-deep", inner, &err) < 0);
+    CHECK(err.message && strstr(err.message, "user 'too-deep': user is nested deeper than 512 levels"));
+    cce_error_clear(&err);
+    CHECK(kc && cce_kubeconfig_find(kc, CCE_KC_USERS, "too-deep") < 0);
+    /* ...and so is a field kubectl would refuse. */
+    CHECK(kc && cce_kubeconfig_set_entry(kc, CCE_KC_USERS, "bad", "{\"exec\": {\"args\": \"x\"}}", &err) < 0);
+    CHECK(err.message && strstr(err.message, "user 'bad': user.exec.args is a string"));
+    cce_error_clear(&err);
+    free(inner);
+    free(open);
+    free(close);
+    cce_kubeconfig_free(kc);
+}
+
 /* ------------------------------------------------------------ empty */
 
 static void test_empty(void)
@@ -1041,6 +1216,8 @@ int main(void)
     test_errors();
     test_anchors();
     test_limits();
+    test_fidelity();
+    test_kubeconfig_depth();
     test_empty();
     test_locale();
     printf("test_yaml: %d checks, %d failed\n", g_checks, g_failures);
