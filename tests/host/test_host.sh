@@ -591,7 +591,8 @@ EOF
     RC=$?
     OUT=$(<"$T/.out")
     ERR=$(<"$T/.err")
-    rc_is 1; out_is $'false\tinterrupted!'
+    # Where the interrupt lands (the loop, or the line before it) may add a position.
+    rc_is 1; out_matches $'^false\t([^\n]*spin2\.lua:[0-9]+: )?interrupted!$'
     err_first_is "cceauto: $T/spin2.lua:6: something else"
     end
 else
@@ -606,6 +607,10 @@ if command -v script >/dev/null 2>&1 && script -qec true /dev/null </dev/null >/
         'error(setmetatable({}, {__tostring = function() return "T!" end}))' 'y = 1 +' '2' 'y' >"$T/.in"
     OUT=$(script -qec "$BIN" /dev/null <"$T/.in" 2>"$T/.err" | tr -d '\r')
     RC=$?
+    # The terminal echoes the input as one block when it arrives before the REPL turns
+    # echo off (a loaded machine): that block is the terminal's, not the REPL's.
+    IN=$(<"$T/.in")
+    OUT=${OUT/"$IN"$'\n'/}
     ERR=$(<"$T/.err")
     rc_is 0; err_empty
     out_matches "cceauto [0-9]+\.[0-9]+\.[0-9]+ \(Lua 5\.4"
