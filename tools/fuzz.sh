@@ -21,18 +21,19 @@ run() {
   local f=$1
   mkdir -p "build-fuzz/corpus/$f" "build-fuzz/crashes/$f"
   # -timeout: one input may take 10 s at most, which catches super-linear parsing or matching.
+  local rc=0
   "build-fuzz/tests/fuzz/fuzz_$f" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="build-fuzz/crashes/$f/" "build-fuzz/corpus/$f" "tests/fuzz/corpus/$f" >"$out/$f.log" 2>&1
-  echo $? >"$out/$f.rc"
+    -artifact_prefix="build-fuzz/crashes/$f/" "build-fuzz/corpus/$f" "tests/fuzz/corpus/$f" >"$out/$f.log" 2>&1 || rc=$?
+  echo "$rc" >"$out/$f.rc"
 }
 
 running=0
 for f in "${fuzzers[@]}"; do
   run "$f" &
   running=$((running + 1))
-  if [ "$running" -ge "$(nproc)" ]; then wait -n; running=$((running - 1)); fi
+  if [ "$running" -ge "$(nproc)" ]; then wait -n || true; running=$((running - 1)); fi
 done
-wait
+wait || true
 
 failed=0
 printf '%-12s %12s %10s  %s\n' harness executions exec/s result
