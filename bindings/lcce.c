@@ -222,6 +222,45 @@ static int l_build_info(lua_State *L)
     return 1;
 }
 
+/* Pushes why a glob is invalid (it is: cce_glob_match said -1). */
+static void push_glob_error(lua_State *L, const char *glob)
+{
+    cce_error err = { 0 };
+    cce_glob_valid(glob, &err);
+    /* A NUL byte hides the bad set from the NUL-terminated check: name no set then. */
+    lua_pushstring(L, err.message ? err.message : "invalid pattern: a set with no member");
+    cce_error_clear(&err);
+}
+
+/* cce.glob_match(glob, text): true or false; raises on an invalid glob. */
+static int lcce_glob_match(lua_State *L)
+{
+    size_t glen, tlen;
+    const char *glob = luaL_checklstring(L, 1, &glen);
+    const char *text = luaL_checklstring(L, 2, &tlen);
+    int r = cce_glob_match(glob, glen, text, tlen);
+    if (r < 0) {
+        push_glob_error(L, glob);
+        return lua_error(L);
+    }
+    lua_pushboolean(L, r);
+    return 1;
+}
+
+/* cce.glob_check(glob): true, or nil and the message. */
+static int lcce_glob_check(lua_State *L)
+{
+    size_t glen;
+    const char *glob = luaL_checklstring(L, 1, &glen);
+    if (cce_glob_match(glob, glen, "", 0) >= 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushnil(L);
+    push_glob_error(L, glob);
+    return 2;
+}
+
 int luaopen_cce(lua_State *L)
 {
     if (cce_global_init() != 0)
@@ -233,6 +272,10 @@ int luaopen_cce(lua_State *L)
     lua_setfield(L, -2, "version");
     lua_pushcfunction(L, l_build_info);
     lua_setfield(L, -2, "build_info");
+    lua_pushcfunction(L, lcce_glob_match);
+    lua_setfield(L, -2, "glob_match");
+    lua_pushcfunction(L, lcce_glob_check);
+    lua_setfield(L, -2, "glob_check");
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
     lua_pushinteger(L, CCE_DURATION_MAX);

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# deps.sh [--test]: installs the Debian packages cceauto needs (build; with --test
-# also what the test suite uses).  Installs only what is missing; needs root or sudo.
+# deps.sh [--test|--fuzz|--ci]: installs the Debian packages cceauto needs (build; with
+# --test also what the test suite uses; with --fuzz clang and libFuzzer for tools/fuzz.sh
+# and tools/build_matrix.sh; --ci both, what .ci/run needs).  Installs only what is
+# missing; needs root or sudo.
 set -eu
 pkgs=(build-essential cmake pkg-config liblua5.4-dev lua5.4 lua-cjson-dev libcurl4-openssl-dev
       libssl-dev libyaml-dev libjansson-dev lua-argparse python3 python3-cryptography python3-yaml curl openssl ca-certificates)
-if [ "${1:-}" = --test ]; then
+mode=${1:-}
+if [ "$mode" = --test ] || [ "$mode" = --ci ]; then
   pkgs+=(lua-unit lua-check valgrind nghttp2-server)
   # Any kubectl will do; Debian's is kubernetes-client.
   command -v kubectl >/dev/null 2>&1 || pkgs+=(kubernetes-client)
+fi
+if [ "$mode" = --fuzz ] || [ "$mode" = --ci ]; then
+  # -fsanitize=fuzzer needs clang's runtime (libclang-rt-14-dev); libfuzzer-14-dev is libFuzzer itself.
+  pkgs+=(clang libclang-rt-14-dev libfuzzer-14-dev)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -373,6 +373,20 @@ int cce_cert_parse_file(const char *path, cce_cert_info *out, cce_error *err);
 int cce_kubeconfig_user_cert(const cce_kubeconfig *kc, const char *user, cce_cert_info *out, cce_error *err);
 int cce_kubeconfig_cluster_ca(const cce_kubeconfig *kc, const char *cluster, cce_cert_info *out, cce_error *err);
 
+/* -------------------------------------------------------------------- globs */
+
+/*
+ * The shell globs of --match and --version: `*` any bytes, `?` one byte, `[abc]`,
+ * `[a-z]`, `[!a-c]` or `[^a-c]` one byte of / not of a set (`\x` inside a set is x),
+ * `\x` the byte x; a `[` with no closing `]` and a trailing `\` are literal.  The whole
+ * text must match.  Matching takes O(glob length x text length) time at worst and no
+ * memory: no backtracking blow-up whatever the pattern.
+ */
+/* 0, or -1 with "INVALID_ARGUMENT" when the glob has a set with no member ("[z-a]"). */
+int cce_glob_valid(const char *glob, cce_error *err);
+/* 1 when text matches glob, 0 when not, -1 when the glob is not valid. */
+int cce_glob_match(const char *glob, size_t glen, const char *text, size_t tlen);
+
 #ifdef __cplusplus
 }
 #endif

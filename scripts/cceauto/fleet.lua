@@ -10,6 +10,11 @@
 -- set, `\x` the character x. The whole name must match. --phase compares case-insensitively
 -- and takes a comma-separated list; `any` disables it. --label KEY=VALUE (repeatable: all of
 -- them) looks at the cluster's metadata.labels.
+--
+-- Globs are matched by the core (cce.glob_match, core/glob.c) in O(glob x name) time: a
+-- Lua pattern such as `^.*a.*a.*a...b$` backtracks exponentially on a long name.
+local cce = require "cce"
+
 local M = {}
 
 local MAGIC = "^$()%.[]*+-?"
@@ -26,7 +31,8 @@ local function class_char(c)
 end
 
 -- Converts a shell glob into an anchored Lua pattern. Returns the pattern, or nil and a
--- message.
+-- message. Kept for scripts that want a Lua pattern; string.find with it can take
+-- exponential time on globs with many `*`, so cceauto itself uses glob_match.
 function M.glob_to_pattern(glob)
   local out, i, n = { "^" }, 1, #glob
   while i <= n do
@@ -93,16 +99,16 @@ function M.glob_to_pattern(glob)
   return pattern
 end
 
--- True when `text` matches the shell glob.
-function M.glob_match(glob, text)
-  local pattern = assert(M.glob_to_pattern(glob))
-  return text:find(pattern) ~= nil
-end
+-- True when the shell glob is valid; else nil and a message.
+M.glob_check = cce.glob_check
+
+-- True when `text` matches the shell glob; raises on an invalid glob.
+M.glob_match = cce.glob_match
 
 -- argparse converter: a glob, checked.
 local function glob_arg(s)
-  local pattern, err = M.glob_to_pattern(s)
-  if not pattern then return nil, err end
+  local ok, err = cce.glob_check(s)
+  if not ok then return nil, err end
   return s
 end
 
@@ -140,25 +146,26 @@ end
 -- A predicate built from parsed options: { match = {globs}, phase = "A,B"|"any",
 -- version = glob, label = { {key=, value=} } }; absent fields do not filter.
 function M.filter(args)
-  local patterns = {}
-  for _, g in ipairs(args.match or {}) do patterns[#patterns + 1] = assert(M.glob_to_pattern(g)) end
+  local globs = args.match or {}
+  for _, g in ipairs(globs) do assert(cce.glob_check(g)) end
   local phases
   if args.phase and args.phase:lower() ~= "any" then
     phases = {}
     for ph in args.phase:gmatch("[^,%s]+") do phases[ph:lower()] = true end
   end
-  local version = args.version and assert(M.glob_to_pattern(args.version))
+  local version = args.version
+  if version then assert(cce.glob_check(version)) end
   local labels = args.label or {}
   return function(cl)
-    if #patterns > 0 then
+    if #globs > 0 then
       local hit = false
-      for _, pat in ipairs(patterns) do
-        if (cl.name or ""):find(pat) then hit = true break end
+      for _, g in ipairs(globs) do
+        if cce.glob_match(g, cl.name or "") then hit = true break end
       end
       if not hit then return false end
     end
     if phases and not phases[(cl.phase or ""):lower()] then return false end
-    if version and not (cl.version or ""):find(version) then return false end
+    if version and not cce.glob_match(version, cl.version or "") then return false end
     if #labels > 0 then
       local have = M.labels(cl)
       for _, l in ipairs(labels) do

@@ -124,6 +124,70 @@ function TestGlob:test_globs_become_safe_anchored_patterns()
   end
 end
 
+-- The core's matcher agrees with the Lua pattern fleet.lua used to match with, on random
+-- globs made of the characters that mean something (short texts: Lua's matcher is
+-- exponential only on long ones).
+function TestGlob:test_core_matcher_agrees_with_the_lua_patterns()
+  local cce = require "cce"
+  local fleet_mod = require "cceauto.fleet"
+  local galpha = { "a", "b", "*", "?", "[", "]", "!", "^", "-", "\\", "%" }
+  local talpha = { "a", "b", "-", "]", "!", "\\", "[", "^", "%" }
+  local function word(alpha, max)
+    local t = {}
+    for i = 1, math.random(0, max) do t[i] = alpha[math.random(#alpha)] end
+    return table.concat(t)
+  end
+  math.randomseed(7)
+  local compared, invalid = 0, 0
+  for _ = 1, 20000 do
+    local glob = word(galpha, 8)
+    local pattern, err = fleet_mod.glob_to_pattern(glob)
+    local ok, cerr = cce.glob_check(glob)
+    if not pattern then
+      lu.assertStrContains(err, "empty set", false, glob)
+      lu.assertEquals({ ok, cerr }, { nil, err }, glob)
+      lu.assertErrorMsgContains(err, cce.glob_match, glob, "a")
+      invalid = invalid + 1
+    else
+      lu.assertTrue(ok, glob)
+      for _ = 1, 4 do
+        local text = word(talpha, 6)
+        lu.assertEquals(cce.glob_match(glob, text), text:find(pattern) ~= nil, glob .. " ~ " .. text)
+        compared = compared + 1
+      end
+    end
+  end
+  lu.assertTrue(invalid > 0 and compared > 50000)
+end
+
+-- --match with a pattern that a backtracking matcher never finishes on a 60-character name
+-- (C(60, 12) ways to place the stars): the options as the scripts parse them, then the
+-- selection. This hangs (and the test times out) with Lua patterns.
+function TestGlob:test_match_is_linear()
+  local argparse = require "argparse"
+  local fleet_mod = require "cceauto.fleet"
+  local p = argparse("t")
+  fleet_mod.add_options(p, { phase = "any", version = true })
+  local long = ("a"):rep(60)
+  local clusters = {
+    { id = "1", name = long, phase = "Available", version = ("a"):rep(60) },
+    { id = "2", name = long:sub(1, 59) .. "b", phase = "Available", version = "v1.28" },
+  }
+  local ok, args = p:pparse({ "--match", "*a*a*a*a*a*a*a*a*a*a*a*ab" })
+  lu.assertTrue(ok, args)
+  local chosen = fleet_mod.select(clusters, args)
+  lu.assertEquals(#chosen, 1)
+  lu.assertEquals(chosen[1].id, "2")
+  ok, args = p:pparse({ "--version", "*a*a*a*a*a*a*a*a*a*a*a*ab" })
+  lu.assertTrue(ok, args)
+  lu.assertEquals(#fleet_mod.select(clusters, args), 0)
+  -- An invalid glob is a usage error naming it.
+  local msg
+  ok, msg = p:pparse({ "--match", "prod-[z-a]" })
+  lu.assertFalse(ok)
+  lu.assertStrContains(msg, "empty set in pattern 'prod-[z-a]'")
+end
+
 -- list.lua -------------------------------------------------------------------------------
 
 TestList = {}
