@@ -579,6 +579,31 @@ function TestKubeconfig:test_edits_keep_order_and_references()
   lu.assertEquals(names(assert(cce.kubeconfig.load(copy)):contexts()), { "x1", "x2", "third", "x7" })
 end
 
+-- The scripts' mkdir_p is cce.mkdir: no shell, and no module from the working directory
+-- (an lfs.lua there used to be loaded and run).
+function TestKubeconfig:test_cli_mkdir_p_loads_nothing()
+  local ok_cli, cli = pcall(require, "cceauto.cli")
+  if not ok_cli then
+    package.path = os.getenv("CCE_SOURCE_DIR") .. "/scripts/?.lua;" .. package.path
+    cli = require "cceauto.cli"
+  end
+  local planted = tmp .. "/planted"
+  os.execute("mkdir -p " .. simctl.quote(planted))
+  write(planted .. "/lfs.lua", "PLANTED_LFS_RAN = true\nreturn { attributes = function() return nil end }\n")
+  local saved = package.path
+  package.path = planted .. "/?.lua;" .. package.path -- as "./?.lua" is in a script's working directory
+  package.loaded.lfs = nil
+  local ok, err = cli.mkdir_p(tmp .. "/cli-made/a b/c")
+  package.path = saved
+  lu.assertTrue(ok, err)
+  lu.assertNil(rawget(_G, "PLANTED_LFS_RAN"))
+  lu.assertEquals(mode_of(tmp .. "/cli-made/a b/c"), "700")
+  write(tmp .. "/cli-file", "x")
+  ok, err = cli.mkdir_p(tmp .. "/cli-file/sub")
+  lu.assertNil(ok)
+  lu.assertStrContains(err, tmp .. "/cli-file")
+end
+
 local rc = lu.LuaUnit.run("-v")
 sim:stop()
 os.execute("rm -rf " .. simctl.quote(tmp))
