@@ -3,7 +3,10 @@
 # file (issue 7, section 4: "each operation O(1) or O(log n) amortised, the save O(N)").
 #
 # usage: tests/bench/bench_edits.sh [CCEAUTO [SIZES]]   (defaults build/cceauto of this tree, "1000 10000 30000")
-# environment: RUNS (default 3; the median is shown)
+# environment: RUNS (default 3; the median is shown); INSTRUCTIONS=1 also counts the
+# instructions per context spent inside each C function (callgrind, inclusive), a
+# figure that other work on the machine does not disturb (needs valgrind; slow:
+# minutes at N = 30,000)
 #
 # For each size N it generates a kubeconfig of N contexts, clusters and users
 # (gen_kubeconfig.py, real EC certificates) and runs tests/bench/edit_ops.lua, which
@@ -47,6 +50,21 @@ for n in $sizes; do
             { cat "$work/err" >&2; die "edit_ops.lua failed for N=$n (run $r)"; }
         rm -rf "$work/run"
     done
+    if [ "${INSTRUCTIONS:-0}" = 1 ]; then
+        command -v valgrind >/dev/null || die "INSTRUCTIONS=1 needs valgrind" 2
+        for only in load save_as rename remove; do
+            mkdir -p "$work/run"
+            valgrind --tool=callgrind --callgrind-out-file="$work/cg.$n.$only" \
+                "$cceauto" "$here/edit_ops.lua" "$work/k$n.yaml" "$work/run" "$only" >/dev/null 2>"$work/err" ||
+                { cat "$work/err" >&2; die "edit_ops.lua $only under callgrind failed for N=$n"; }
+            rm -rf "$work/run"
+            callgrind_annotate --inclusive=yes "$work/cg.$n.$only" 2>/dev/null |
+                awk -v n="$n" -v only="$only" '$NF ~ /:cce_kubeconfig_(load|save|rename|remove_context)$/ {
+                    ir = $1; gsub(",", "", ir); fn = $NF; sub(/.*:/, "", fn)
+                    printf "{\"n\": %d, \"only\": \"%s\", \"fn\": \"%s\", \"ir\": %s}\n", n, only, fn, ir }' \
+                >>"$work/instr.json"
+        done
+    fi
     rm -f "$work/k$n.yaml"
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
@@ -78,4 +96,29 @@ for label, a, b in phases:
     print(line)
 print()
 print("(Nx = the median over the first size's; a cost that does not grow with N stays near 1)")
+PY
+
+[ -s "$work/instr.json" ] || exit 0
+"$py" - "$work/instr.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+sizes = sorted({r["n"] for r in rows})
+want = [("load", "load", "cce_kubeconfig_load"), ("save-as", "save_as", "cce_kubeconfig_save"),
+        ("rename-all (3 N)", "rename", "cce_kubeconfig_rename"), ("  + save", "rename", "cce_kubeconfig_save"),
+        ("remove-all", "remove", "cce_kubeconfig_remove_context"), ("  + save", "remove", "cce_kubeconfig_save")]
+print()
+print("instructions per context inside the C call (callgrind, inclusive; each group in its own run:")
+print("load; load + save-as; load + rename-all + save; load + remove-all + save)")
+print("%-20s" % "operation" + "".join("%22s" % ("N = %d" % n) for n in sizes))
+for label, only, fn in want:
+    line, base = "%-20s" % label, None
+    for n in sizes:
+        irs = [r["ir"] for r in rows if r["n"] == n and r["only"] == only and r["fn"] == fn]
+        if not irs:
+            line += "%22s" % "n/a"
+            continue
+        v = irs[0] / n
+        base = base or v
+        line += "%22s" % ("%.0f %.2fx" % (v, v / base))
+    print(line)
 PY

@@ -1,6 +1,6 @@
 -- edit_ops.lua - the workload of bench_edits.sh: whole-file kubeconfig edits, timed.
 --
--- usage: cceauto tests/bench/edit_ops.lua KUBECONFIG WORKDIR
+-- usage: cceauto tests/bench/edit_ops.lua KUBECONFIG WORKDIR [ONLY]
 --
 -- Each phase starts from its own copy of KUBECONFIG in WORKDIR:
 --   load        cce.kubeconfig.load(KUBECONFIG)
@@ -12,9 +12,14 @@
 -- and the results are checked (counts, order, references) by loading the files again.
 -- Prints one line of JSON: N and CPU seconds (os.clock) per phase.  Exits 1 on any
 -- failure or wrong result.
+--
+-- ONLY (load, save_as, rename or remove) runs just that group's calls (load; load and
+-- save-as; load, rename-all, save; load, remove-all, save) without the checks and prints
+-- nothing: for counting instructions per C function under callgrind (bench_edits.sh
+-- with INSTRUCTIONS=1), a measure that the machine's load does not disturb.
 local cce = require "cce"
 
-local path, work = arg[1], arg[2]
+local path, work, only = arg[1], arg[2], arg[3]
 if not path or not work then
   io.stderr:write("usage: edit_ops.lua KUBECONFIG WORKDIR\n")
   os.exit(2)
@@ -39,6 +44,31 @@ local function names(kc)
   local out = {}
   for i, c in ipairs(kc:contexts()) do out[i] = c.name end
   return out
+end
+
+if only then
+  local kc = assert(cce.kubeconfig.load(path))
+  if only == "save_as" then
+    os.remove(work .. "/save_as.yaml")
+    assert(kc:save(work .. "/save_as.yaml"))
+  elseif only == "rename" or only == "remove" then
+    local own = work .. "/" .. only .. ".yaml"
+    copy(own)
+    kc = assert(cce.kubeconfig.load(own))
+    for _, c in ipairs(kc:contexts()) do
+      if only == "rename" then
+        assert(kc:rename_context(c.name, "r-" .. c.name))
+        assert(kc:rename_cluster(c.cluster, "r-" .. c.cluster))
+        assert(kc:rename_user(c.user, "r-" .. c.user))
+      else
+        assert(kc:remove_context(c.name))
+      end
+    end
+    assert(kc:save())
+  elseif only ~= "load" then
+    fail("usage", "ONLY must be load, save_as, rename or remove, not " .. only)
+  end
+  os.exit(0)
 end
 
 local cpu = {}

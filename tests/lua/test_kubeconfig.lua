@@ -484,6 +484,7 @@ function TestKubeconfig:test_private_keys_make_the_file_private()
   local told = {}
   ok, n, notices = kc:save(nil, { on_notice = function(t) told[#told + 1] = t end })
   lu.assertTrue(ok)
+  lu.assertEquals(n, 1)
   lu.assertEquals(mode_of(path), "600")
   lu.assertEquals(#notices, 1)
   lu.assertEquals(told, notices)
@@ -495,6 +496,7 @@ function TestKubeconfig:test_private_keys_make_the_file_private()
   assert(kc:set_user("keyed2", { ["client-key-data"] = "a2V5" }))
   ok, n, notices = kc:save()
   lu.assertTrue(ok)
+  lu.assertEquals(n, 1)
   lu.assertEquals(notices, {})
 end
 
