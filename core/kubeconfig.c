@@ -180,12 +180,17 @@ static json_t *refs_get(cce_kubeconfig *kc, int k)
     return kc->refs[k];
 }
 
-/* The entry at i, made private to this object so it can be changed. */
+/*
+ * The entry at i, made private to this object so that its top level ("name")
+ * can be changed.  A shallow copy: the inner mapping (certificates, keys)
+ * stays shared until inner_mut() is asked for it, so a rename copies no
+ * certificate.
+ */
 static json_t *entry_mut(cce_kubeconfig *kc, int s, size_t i)
 {
     json_t *arr = sect(kc, s), *e = json_array_get(arr, i);
     if (e && e->refcount > 1) {
-        json_t *copy = json_deep_copy(e);
+        json_t *copy = json_copy(e);
         if (!copy)
             return NULL;
         json_array_set_new(arr, i, copy);
@@ -200,7 +205,8 @@ static json_t *inner_mut(cce_kubeconfig *kc, int s, size_t i)
     json_t *in = json_object_get(e, inner_key[s]);
     if (in && in->refcount > 1) {
         json_t *copy = json_deep_copy(in);
-        json_object_set_new(e, inner_key[s], copy);
+        if (!copy || json_object_set_new(e, inner_key[s], copy) < 0)
+            return NULL;
         in = copy;
     }
     return in;

@@ -225,6 +225,13 @@ int cce_kubeconfig_use_context(cce_kubeconfig *kc, const char *name, cce_error *
 
 enum cce_kc_section { CCE_KC_CLUSTERS = 0, CCE_KC_USERS = 1, CCE_KC_CONTEXTS = 2 };
 
+/*
+ * Cost: set, remove, rename (references included) and remove_context are
+ * O(1) amortised, count O(1).  The positional calls (name, entry_json, find)
+ * first sweep out the places of removed entries, O(n) once after a run of
+ * removals; use names, not positions, between edits.
+ */
+
 /* Number of entries in a section, and the name of entry i (owned by kc). */
 size_t cce_kubeconfig_count(const cce_kubeconfig *kc, enum cce_kc_section s);
 const char *cce_kubeconfig_name(const cce_kubeconfig *kc, enum cce_kc_section s, size_t i);
