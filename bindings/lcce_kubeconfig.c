@@ -8,6 +8,7 @@
  * Entries are read straight from the core's jansson tree into Lua tables and
  * go back as JSON text, so the core never holds a Lua string past a call.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,16 +89,20 @@ static int l_to_json(lua_State *L)
     return push_text(L, rc, s, n, &err);
 }
 
-/* Pushes entry i as a plain table: its inner mapping plus `name`. */
-static void push_entry(lua_State *L, cce_kubeconfig *kc, enum cce_kc_section s, size_t i)
+/* Pushes an entry as a plain table: its inner mapping plus `name`. */
+static void push_entry_json(lua_State *L, json_t *inner, const char *name)
 {
-    json_t *inner = cce_kubeconfig_entry_inner(kc, s, i);
     if (json_is_object(inner))
         lcce_push_json(L, inner);
     else
         lua_newtable(L);
-    lua_pushstring(L, cce_kubeconfig_name(kc, s, i));
+    lua_pushstring(L, name);
     lua_setfield(L, -2, "name");
+}
+
+static void push_entry(lua_State *L, cce_kubeconfig *kc, enum cce_kc_section s, size_t i)
+{
+    push_entry_json(L, cce_kubeconfig_entry_inner(kc, s, i), cce_kubeconfig_name(kc, s, i));
 }
 
 static int push_section(lua_State *L, enum cce_kc_section s)
@@ -118,12 +123,14 @@ static int l_contexts(lua_State *L) { return push_section(L, CCE_KC_CONTEXTS); }
 
 static int get_one(lua_State *L, enum cce_kc_section s)
 {
+    static const char *const inner_key[] = {"cluster", "user", "context"};
     cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
-    long i = cce_kubeconfig_find(kc, s, luaL_checkstring(L, 2));
-    if (i < 0)
+    /* By name, not by position: no sweep of removed entries, so O(1) between edits. */
+    json_t *e = cce_kubeconfig_entry_named(kc, s, luaL_checkstring(L, 2));
+    if (!e)
         lua_pushnil(L);
     else
-        push_entry(L, kc, s, (size_t)i);
+        push_entry_json(L, json_object_get(e, inner_key[s]), json_string_value(json_object_get(e, "name")));
     return 1;
 }
 
@@ -316,7 +323,27 @@ static int l_files(lua_State *L)
     return 1;
 }
 
-/* kc:save([path], { lock_timeout = seconds, overwrite = bool }) -> true, files_written | nil, err */
+/* Collects save notices into the table at notices_index (a stack slot, as an int). */
+typedef struct save_notices {
+    lua_State *L;
+    int table;
+} save_notices;
+
+static void collect_notice(void *ud, const char *text)
+{
+    save_notices *sn = ud;
+    lua_pushstring(sn->L, text);
+    lua_rawseti(sn->L, sn->table, (lua_Integer)lua_rawlen(sn->L, sn->table) + 1);
+}
+
+/*
+ * kc:save([path], { lock_timeout = seconds, overwrite = bool, on_notice = function(text) })
+ *   -> true, files_written, notices | nil, err
+ * notices: what the user should hear of (a file made private, a directory
+ * created), a list of strings.  Each goes to on_notice, or without one to
+ * stderr as "cceauto: <text>", so no script can leave a permission change
+ * unsaid.
+ */
 static int l_save(lua_State *L)
 {
     cce_kubeconfig *kc = lcce_kubeconfig_check(L, 1);
@@ -326,7 +353,8 @@ static int l_save(lua_State *L)
         opt = 2;
     else
         path = luaL_optstring(L, 2, NULL);
-    cce_save_opts o = {0, 0};
+    cce_save_opts o = {0, 0, NULL, NULL};
+    int handler = 0;
     if (!lua_isnoneornil(L, opt)) {
         luaL_checktype(L, opt, LUA_TTABLE);
         lua_getfield(L, opt, "lock_timeout");
@@ -338,14 +366,40 @@ static int l_save(lua_State *L)
         }
         lua_pop(L, 1);
         o.overwrite = opt_bool(L, opt, "overwrite");
+        lua_getfield(L, opt, "on_notice");
+        if (!lua_isnil(L, -1)) {
+            luaL_argexpected(L, lua_isfunction(L, -1), opt, "on_notice: a function");
+            handler = lua_gettop(L);
+        } else {
+            lua_pop(L, 1);
+        }
     }
+    lua_newtable(L);
+    save_notices sn = {L, lua_gettop(L)};
+    o.notice = collect_notice;
+    o.notice_ud = &sn;
     size_t written = 0;
     cce_error err = {0};
-    if (cce_kubeconfig_save(kc, path, &o, &written, &err) < 0)
+    int rc = cce_kubeconfig_save(kc, path, &o, &written, &err);
+    /* Told after the save, not from inside it: a handler's error must not break the save's clean-up. */
+    lua_Integer nn = (lua_Integer)lua_rawlen(L, sn.table);
+    for (lua_Integer k = 1; k <= nn; k++) {
+        if (handler) {
+            lua_pushvalue(L, handler);
+            lua_rawgeti(L, sn.table, k);
+            lua_call(L, 1, 0);
+        } else {
+            lua_rawgeti(L, sn.table, k);
+            fprintf(stderr, "cceauto: %s\n", lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+    }
+    if (rc < 0)
         return lcce_push_error(L, &err);
     lua_pushboolean(L, 1);
     lua_pushinteger(L, (lua_Integer)written);
-    return 2;
+    lua_pushvalue(L, sn.table);
+    return 3;
 }
 
 static int l_tostring(lua_State *L)
@@ -375,6 +429,16 @@ static int l_load(lua_State *L)
 {
     cce_error err = {0};
     return push_new(L, cce_kubeconfig_load(luaL_optstring(L, 1, NULL), &err), &err);
+}
+
+/* cce.mkdir(path [, mode]) -> true | nil, err: mkdir -p, new directories 0700 unless mode says. */
+static int l_mkdir(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    lua_Integer mode = luaL_optinteger(L, 2, 0700);
+    luaL_argcheck(L, mode >= 0 && mode <= 07777, 2, "mode must be between 0 and 07777");
+    cce_error err = {0};
+    return push_ok(L, cce_dir_create(path, (unsigned)mode, &err), &err);
 }
 
 static int l_new(lua_State *L)
@@ -426,4 +490,6 @@ void lcce_kubeconfig_open(lua_State *L)
     static const luaL_Reg fns[] = {{"parse", l_parse}, {"load", l_load}, {"new", l_new}, {NULL, NULL}};
     luaL_newlib(L, fns);
     lua_setfield(L, -2, "kubeconfig");
+    lua_pushcfunction(L, l_mkdir);
+    lua_setfield(L, -2, "mkdir");
 }

@@ -248,7 +248,17 @@ void cce_file_clean_stale(const char *path)
 
 /* ------------------------------------------------------------------- read */
 
+static int file_read(const char *path, cce_buf *out, int *missing, cce_error *err);
+
 int cce_file_read(const char *path, cce_buf *out, int *missing, cce_error *err)
+{
+    int rc = file_read(path, out, missing, err);
+    if (rc < 0)
+        cce_buf_free(out); /* every error path: the caller has nothing to free */
+    return rc;
+}
+
+static int file_read(const char *path, cce_buf *out, int *missing, cce_error *err)
 {
     if (missing)
         *missing = 0;
@@ -355,6 +365,14 @@ static int write_all_nosigxfsz(int fd, const void *data, size_t len)
 
 int cce_file_write_atomic(const char *path, const void *data, size_t len, unsigned new_mode, cce_error *err)
 {
+    return cce_file_write_atomic_mode(path, data, len, new_mode, 0, NULL, err);
+}
+
+int cce_file_write_atomic_mode(const char *path, const void *data, size_t len, unsigned new_mode, unsigned clear_mode,
+                               unsigned *old_mode, cce_error *err)
+{
+    if (old_mode)
+        *old_mode = 0;
     char *dir = NULL;
     char *target = resolve_target(path, &dir, err);
     if (!target)
@@ -379,7 +397,9 @@ int cce_file_write_atomic(const char *path, const void *data, size_t len, unsign
         cce_set_error(err, "IO", 0, "cannot replace %s: not a regular file", target);
         goto out;
     }
-    mode_t mode = exists ? (st.st_mode & 07777) : ((mode_t)new_mode & 07777);
+    mode_t mode = exists ? (st.st_mode & 07777 & ~(mode_t)clear_mode) : ((mode_t)new_mode & 07777);
+    if (exists && old_mode)
+        *old_mode = (unsigned)(st.st_mode & 07777);
 
     tmp = malloc(strlen(dir) + strlen(name) + 16);
     if (!tmp) {
@@ -466,6 +486,40 @@ out:
     free(tmp);
     free(target);
     free(dir);
+    return rc;
+}
+
+/* -------------------------------------------------------------- directories */
+
+int cce_dir_create(const char *path, unsigned mode, cce_error *err)
+{
+    if (!path || !*path)
+        return cce_set_error(err, "IO", 0, "cannot create a directory with an empty name");
+    char *p = cce_strdup(path);
+    if (!p)
+        return cce_set_error(err, "IO", 0, "out of memory creating directory %s", path);
+    /* Each prefix in turn, as mkdir -p; only the ones made here get `mode`. */
+    size_t n = strlen(p);
+    int rc = 0;
+    for (size_t i = 1; i <= n && rc == 0; i++) {
+        if (i < n && p[i] != '/')
+            continue;
+        if (i < n && p[i - 1] == '/')
+            continue; /* "a//b" */
+        char saved = p[i];
+        p[i] = '\0';
+        struct stat st;
+        if (mkdir(p, (mode_t)mode & 07777) < 0) {
+            int e = errno;
+            if (e != EEXIST || stat(p, &st) < 0)
+                rc = cce_set_error(err, "IO", 0, "cannot create directory %s: %s", p, strerror(e));
+            else if (!S_ISDIR(st.st_mode))
+                rc = cce_set_error(err, "IO", 0, "cannot create directory %s: %s exists and is not a directory", path,
+                                   p);
+        }
+        p[i] = saved;
+    }
+    free(p);
     return rc;
 }
 
@@ -734,8 +788,8 @@ cce_lock *cce_lock_acquire(const char *path, long timeout_ms, cce_error *err)
             continue; /* our new file was taken for a dead one's: try again */
         int e;
 
-        /* it exists: who has it? */
-        fd = open_retry(lockpath, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
+        /* it exists: who has it?  (O_NONBLOCK: a FIFO put there must not hang us in open) */
+        fd = open_retry(lockpath, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
         if (fd < 0) {
             e = errno;
             if (e == ENOENT)
@@ -760,6 +814,15 @@ cce_lock *cce_lock_acquire(const char *path, long timeout_ms, cce_error *err)
                 continue;
             }
             goto retry_later;
+        }
+        struct stat fst;
+        if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode)) {
+            /* No writer can ever make or remove its lock there: waiting would be forever. */
+            int isfifo = S_ISFIFO(fst.st_mode);
+            close(fd);
+            cce_set_error(err, "LOCKED", 0, "cannot lock %s: its lock file %s is %s, not a regular file (remove it)",
+                          target, lockpath, isfifo ? "a FIFO" : "something else");
+            goto fail;
         }
         int r;
         do

@@ -170,6 +170,8 @@ void cce_redact_line(const char *in, size_t n, const char *token, cce_buf *out);
 
 /* Entry i's inner mapping, borrowed (for the bindings: no JSON text round trip). */
 json_t *cce_kubeconfig_entry_inner(const cce_kubeconfig *kc, enum cce_kc_section s, size_t i);
+/* The entry (name and inner mapping) named `name`, borrowed, or NULL; O(1), unlike find + entry_inner after removals. */
+json_t *cce_kubeconfig_entry_named(const cce_kubeconfig *kc, enum cce_kc_section s, const char *name);
 
 /* The project's clusters as the API sent them (a new reference to the "items" array). */
 json_t *cce_clusters_list_json(cce_client *c, cce_error *err);
@@ -203,7 +205,8 @@ cce_kubeconfig *cce_kubeconfig_from_json(json_t *root, const char *source, cce_e
 
 /*
  * Reads a whole file into *out (NUL-terminated).  A file that does not exist
- * gives 0 with *missing = 1 and an empty buffer; other failures -1 with "IO".
+ * gives 0 with *missing = 1 and an empty buffer; other failures -1 with "IO"
+ * and *out freed (nothing for the caller to free).
  */
 int cce_file_read(const char *path, cce_buf *out, int *missing, cce_error *err);
 
@@ -216,6 +219,13 @@ int cce_file_read(const char *path, cce_buf *out, int *missing, cce_error *err);
  * is left behind; -1 with "IO" and a message naming the path and the reason.
  */
 int cce_file_write_atomic(const char *path, const void *data, size_t len, unsigned new_mode, cce_error *err);
+/*
+ * The same, and an existing file's mode loses the bits in `clear_mode` (077:
+ * no longer readable by group and others).  *old_mode (may be NULL) gets the
+ * existing file's mode, 0 when there was none.
+ */
+int cce_file_write_atomic_mode(const char *path, const void *data, size_t len, unsigned new_mode, unsigned clear_mode,
+                               unsigned *old_mode, cce_error *err);
 
 /*
  * The kubeconfig lock, compatible with kubectl's: the file "<path>.lock"

@@ -256,6 +256,13 @@ int cce_kubeconfig_use_context(cce_kubeconfig *kc, const char *name, cce_error *
 
 enum cce_kc_section { CCE_KC_CLUSTERS = 0, CCE_KC_USERS = 1, CCE_KC_CONTEXTS = 2 };
 
+/*
+ * Cost: set, remove, rename (references included) and remove_context are
+ * O(1) amortised, count O(1).  The positional calls (name, entry_json, find)
+ * first sweep out the places of removed entries, O(n) once after a run of
+ * removals; use names, not positions, between edits.
+ */
+
 /* Number of entries in a section, and the name of entry i (owned by kc). */
 size_t cce_kubeconfig_count(const cce_kubeconfig *kc, enum cce_kc_section s);
 const char *cce_kubeconfig_name(const cce_kubeconfig *kc, enum cce_kc_section s, size_t i);
@@ -325,6 +332,13 @@ const char *cce_kubeconfig_file(const cce_kubeconfig *kc, size_t i);
 typedef struct cce_save_opts {
     long lock_timeout_ms;  /* how long to wait for another writer's lock; default 10000 */
     int overwrite;         /* 1: write exactly this document, dropping what else the file has */
+    /*
+     * Called (may be NULL) with each thing the save did that the user should
+     * hear of: a file holding private keys made private (mode 0600), a missing
+     * directory created.  `text` names the path; it lives for the call only.
+     */
+    void (*notice)(void *ud, const char *text);
+    void *notice_ud;
 } cce_save_opts;
 
 /*
@@ -341,9 +355,20 @@ typedef struct cce_save_opts {
  * from and new entries to the first file.  Nothing is written when nothing
  * changed.  Afterwards the object shows the file(s) as saved.
  * *written (may be NULL) tells how many files were written.
+ * A file written with a user's client-key-data in it loses its group and
+ * other permissions (0644 becomes 0600), and a missing directory of the
+ * target is created with mode 0700; both are told through opts->notice.
+ * Cost: O(entries of the files) per save, whatever was changed.
  */
 int cce_kubeconfig_save(cce_kubeconfig *kc, const char *path, const cce_save_opts *opts, size_t *written,
                         cce_error *err);
+
+/*
+ * Creates directory `path` and its missing parents (mkdir -p), each new one
+ * with mode `mode` (0700 for cceauto's own).  An existing directory is fine;
+ * anything else in the way is an error ("IO") naming the path.
+ */
+int cce_dir_create(const char *path, unsigned mode, cce_error *err);
 
 /* -------------------------------------------------------------- certificates */
 

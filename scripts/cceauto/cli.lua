@@ -247,12 +247,12 @@ function M.shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
--- Creates directory `dir` and its parents; true, or nil and a message.
+-- Creates directory `dir` and its parents (new ones 0700); true, or nil and a message.
+-- In C (cce.mkdir): no shell, and no module looked up in the working directory.
 function M.mkdir_p(dir)
-  local ok, lfs = pcall(require, "lfs")
-  if ok and lfs.attributes(dir, "mode") == "directory" then return true end
-  if os.execute("mkdir -p -- " .. M.shell_quote(dir) .. " 2>/dev/null") then return true end
-  return nil, "cannot create directory " .. dir
+  local ok, err = cce.mkdir(dir)
+  if ok then return true end
+  return nil, err and err.message or ("cannot create directory " .. dir)
 end
 
 -- The directory part of a path ("." for a bare file name).

@@ -128,4 +128,23 @@ check "valid for the 3 days asked" test $((na - nb)) -eq $((3 * 86400))
 check "serial agrees" test "$serial" = "$(openssl x509 -in "$WORK/prod.pem" -noout -serial | cut -d= -f2)"
 check "sha256 agrees" test "$sha" = "$(openssl x509 -in "$WORK/prod.pem" -noout -fingerprint -sha256 | cut -d= -f2)"
 
+
+# ------------------------------------------- the same edits as kubectl makes them
+# A rename and a removal (with its orphaned cluster and user) saved in place by
+# cceauto's rebase read back exactly as kubectl's own rename-context / delete-* leave it.
+cp "$WORK/orig" "$WORK/by-kubectl"
+cp "$WORK/orig" "$WORK/by-cceauto"
+F=$WORK/by-kubectl
+K config rename-context prod production
+K config delete-context files
+K config delete-cluster files
+K config delete-user certs
+"$CCEAUTO" - "$WORK/by-cceauto" <<<'local kc = assert(require("cce").kubeconfig.load(arg[1]))
+  assert(kc:rename_context("prod", "production"))
+  assert(kc:remove_context("files"))
+  assert(kc:save())'
+check "rename + remove + save exits 0" test $? -eq 0
+check "rename + remove + save: kubectl sees what its own edits give" \
+  same_json <(view "$WORK/by-kubectl") <(view "$WORK/by-cceauto")
+
 finish

@@ -130,4 +130,22 @@ wait $holder
 "$CCEAUTO" "$WORK/save.lua" "$F" after-holder
 check "once the holder is gone its left-over lock does not block" test $? -eq 0
 
+# --------------------------------------- a lock file that can never be taken
+# A FIFO where the lock file goes (or a symlink to one) used to hang save() in open()
+# for ever; it fails at once, naming the lock file.  `timeout` turns a hang into a failure.
+cp "$F" "$WORK/golden-fifo"
+for kind in fifo symlink; do
+  rm -f "$F.lock" "$WORK/a-fifo"
+  if [ $kind = fifo ]; then mkfifo "$F.lock"; else mkfifo "$WORK/a-fifo"; ln -s "$WORK/a-fifo" "$F.lock"; fi
+  out=$(timeout 30 "$CCEAUTO" - "$F" 2>&1 <<<'local kc = assert(require("cce").kubeconfig.load(arg[1]))
+    kc:set_context("never", { cluster = "x" })
+    local ok, err = kc:save(nil, { lock_timeout = 2 })
+    assert(not ok, "saved through a FIFO lock file")
+    print(err.code, err.message)'); rc=$?
+  check "lock file is a $kind: save fails instead of hanging (exit $rc)" test $rc -eq 0
+  check "lock file is a $kind: the error names it" grep -q "^LOCKED.*$F.lock is a FIFO" <<<"$out"
+  check "lock file is a $kind: file byte-identical" cmp -s "$F" "$WORK/golden-fifo"
+done
+rm -f "$F.lock" "$WORK/a-fifo"
+
 finish

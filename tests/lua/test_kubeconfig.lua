@@ -483,6 +483,152 @@ function TestKubeconfig:test_malformed_file_changes_nothing()
   lu.assertEquals(leftovers, "0\n")
 end
 
+local function mode_of(path)
+  local p = assert(io.popen("stat -c %a " .. simctl.quote(path)))
+  local m = p:read("l")
+  p:close()
+  return m
+end
+
+function TestKubeconfig:test_private_keys_make_the_file_private()
+  local path = tmp .. "/open-config"
+  write(path, BASE)
+  os.execute("chmod 644 " .. simctl.quote(path))
+  local kc = assert(cce.kubeconfig.load(path))
+  -- a change without a key: the mode stays
+  assert(kc:set_cluster("other", { server = "https://10.9.9.9" }))
+  local ok, n, notices = kc:save(path, { on_notice = function() error("no notice expected") end })
+  lu.assertTrue(ok)
+  lu.assertEquals(n, 1)
+  lu.assertEquals(notices, {})
+  lu.assertEquals(mode_of(path), "644")
+  -- a client key written into it: 0600, and the caller is told
+  assert(kc:set_user("keyed", { ["client-certificate-data"] = "Y2VydA==", ["client-key-data"] = "a2V5" }))
+  local told = {}
+  ok, n, notices = kc:save(nil, { on_notice = function(t) told[#told + 1] = t end })
+  lu.assertTrue(ok)
+  lu.assertEquals(n, 1)
+  lu.assertEquals(mode_of(path), "600")
+  lu.assertEquals(#notices, 1)
+  lu.assertEquals(told, notices)
+  lu.assertStrContains(notices[1], path)
+  lu.assertStrContains(notices[1], "0644")
+  lu.assertStrContains(notices[1], "0600")
+  lu.assertNotStrContains(notices[1], "a2V5") -- never the key itself
+  -- already private: nothing to say
+  assert(kc:set_user("keyed2", { ["client-key-data"] = "a2V5" }))
+  ok, n, notices = kc:save()
+  lu.assertTrue(ok)
+  lu.assertEquals(n, 1)
+  lu.assertEquals(notices, {})
+end
+
+function TestKubeconfig:test_save_creates_a_missing_directory_0700()
+  local dir = tmp .. "/newdir/.kube"
+  local kc = assert(cce.kubeconfig.parse(BASE))
+  local told = {}
+  assert(kc:save(dir .. "/config", { on_notice = function(t) told[#told + 1] = t end }))
+  lu.assertEquals(mode_of(tmp .. "/newdir"), "700")
+  lu.assertEquals(mode_of(dir), "700")
+  lu.assertEquals(mode_of(dir .. "/config"), "600")
+  lu.assertEquals(#told, 1)
+  lu.assertStrContains(told[1], "created directory " .. tmp .. "/newdir/.kube")
+end
+
+function TestKubeconfig:test_mkdir()
+  local dir = tmp .. "/mk/a/b"
+  lu.assertTrue(cce.mkdir(dir))
+  lu.assertEquals(mode_of(tmp .. "/mk"), "700")
+  lu.assertEquals(mode_of(dir), "700")
+  lu.assertTrue(cce.mkdir(dir)) -- exists: fine
+  lu.assertTrue(cce.mkdir(tmp .. "/mk/open", tonumber("755", 8)))
+  write(tmp .. "/mk/file", "x")
+  local ok, err = cce.mkdir(tmp .. "/mk/file/sub")
+  lu.assertNil(ok)
+  lu.assertEquals(err.code, "IO")
+  lu.assertStrContains(err.message, tmp .. "/mk/file")
+end
+
+-- Edits between which nothing is swept: removed entries leave no trace, order and references hold.
+function TestKubeconfig:test_edits_keep_order_and_references()
+  local path = tmp .. "/edits"
+  local parts = { "clusters:\n" }
+  for i = 1, 6 do parts[#parts + 1] = ("- name: c%d\n  cluster: {server: 'https://c%d'}\n"):format(i, i) end
+  parts[#parts + 1] = "users:\n"
+  for i = 1, 6 do parts[#parts + 1] = ("- name: u%d\n  user: {token: t%d}\n"):format(i, i) end
+  parts[#parts + 1] = "contexts:\n"
+  for i = 1, 6 do parts[#parts + 1] = ("- name: x%d\n  context: {cluster: c%d, user: u%d}\n"):format(i, i, i) end
+  parts[#parts + 1] = "current-context: x3\n"
+  write(path, table.concat(parts))
+  local kc = assert(cce.kubeconfig.load(path))
+  assert(kc:remove_context("x2"))                      -- c2 and u2 go with it
+  lu.assertNil(kc:cluster("c2"))
+  lu.assertEquals(kc:cluster("c3").server, "https://c3") -- found by name past a removed one
+  assert(kc:set_context("x4", { cluster = "c1", user = "u4" })) -- c4 no longer used by x4
+  assert(kc:rename_cluster("c4", "c4b"))
+  lu.assertEquals(kc:context("x4").cluster, "c1")      -- not a reference to c4 any more
+  assert(kc:rename_cluster("c1", "first"))
+  lu.assertEquals(kc:context("x1").cluster, "first")
+  lu.assertEquals(kc:context("x4").cluster, "first")
+  assert(kc:rename_context("x3", "third"))
+  lu.assertEquals(kc:current_context(), "third")
+  assert(kc:rename_context("x5", "x2"))                -- a removed name can be taken again
+  assert(kc:rename_user("u5", "u2"))
+  lu.assertEquals(kc:context("x2").user, "u2")
+  assert(kc:remove_context("x6", { keep_orphans = true }))
+  lu.assertNotNil(kc:cluster("c6"))
+  assert(kc:set_context("x7", { cluster = "c6", user = "u6" }))
+  lu.assertEquals(tostring(kc):match("%d+ contexts"), "5 contexts")
+  local function names(list)
+    local out = {}
+    for i, e in ipairs(list) do out[i] = e.name end
+    return out
+  end
+  lu.assertEquals(names(kc:contexts()), { "x1", "third", "x4", "x2", "x7" })
+  assert(kc:save())
+  -- in the file, x5 renamed to x2 takes the place of the x2 the file still had: an entry of
+  -- the same name is replaced where it is (as before this model was made O(1))
+  local want = { ctx = { "x1", "x2", "third", "x4", "x7" }, cl = { "first", "c3", "c4b", "c5", "c6" },
+                 us = { "u1", "u2", "u3", "u4", "u6" } }
+  local disk = assert(cce.kubeconfig.load(path))
+  lu.assertEquals(names(disk:contexts()), want.ctx)
+  lu.assertEquals(names(disk:clusters()), want.cl)
+  lu.assertEquals(names(disk:users()), want.us)
+  lu.assertEquals(disk:current_context(), "third")
+  lu.assertEquals(#disk:check(), 0)
+  -- the same edits saved to a new file give the same document
+  local copy = tmp .. "/edits-copy"
+  kc = assert(cce.kubeconfig.load(path))
+  assert(kc:remove_context("x4"))
+  assert(kc:save(copy))
+  lu.assertEquals(names(assert(cce.kubeconfig.load(copy)):contexts()), { "x1", "x2", "third", "x7" })
+end
+
+-- The scripts' mkdir_p is cce.mkdir: no shell, and no module from the working directory
+-- (an lfs.lua there used to be loaded and run).
+function TestKubeconfig:test_cli_mkdir_p_loads_nothing()
+  local ok_cli, cli = pcall(require, "cceauto.cli")
+  if not ok_cli then
+    package.path = os.getenv("CCE_SOURCE_DIR") .. "/scripts/?.lua;" .. package.path
+    cli = require "cceauto.cli"
+  end
+  local planted = tmp .. "/planted"
+  os.execute("mkdir -p " .. simctl.quote(planted))
+  write(planted .. "/lfs.lua", "PLANTED_LFS_RAN = true\nreturn { attributes = function() return nil end }\n")
+  local saved = package.path
+  package.path = planted .. "/?.lua;" .. package.path -- as "./?.lua" is in a script's working directory
+  package.loaded.lfs = nil
+  local ok, err = cli.mkdir_p(tmp .. "/cli-made/a b/c")
+  package.path = saved
+  lu.assertTrue(ok, err)
+  lu.assertNil(rawget(_G, "PLANTED_LFS_RAN"))
+  lu.assertEquals(mode_of(tmp .. "/cli-made/a b/c"), "700")
+  write(tmp .. "/cli-file", "x")
+  ok, err = cli.mkdir_p(tmp .. "/cli-file/sub")
+  lu.assertNil(ok)
+  lu.assertStrContains(err, tmp .. "/cli-file")
+end
+
 local rc = lu.LuaUnit.run("-v")
 sim:stop()
 os.execute("rm -rf " .. simctl.quote(tmp))

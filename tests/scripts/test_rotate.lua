@@ -75,6 +75,8 @@ TestRotate = {}
 function TestRotate:test_lifecycle()
   local kc = env:path("config")
   sl.write(kc, FOREIGN)
+  -- private, as kubectl makes it: a 0644 file gets a notice on stderr when keys are written into it
+  assert(os.execute("chmod 600 " .. sl.quote(kc)))
   local before = sl.foreign(env:view(kc), CCE_NAMES)
 
   -- 1. The first run adds every Available cluster, and only those.

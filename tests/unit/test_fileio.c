@@ -883,6 +883,181 @@ static void test_lock_counter_threads(void)
     CHECK(!exists(P("lk/tcounter.lock")));
 }
 
+/* Every error path of cce_file_read leaves nothing to free (the buffer is released). */
+static void test_read_errors_free(void)
+{
+    cce_buf b = {0};
+    cce_error e = {0};
+    int missing = 0;
+    put(P("errs"), "x", 0644);
+    CHECK(cce_file_read(base, &b, &missing, &e) == -1); /* a directory */
+    CHECK(b.data == NULL && b.cap == 0);
+    cce_error_clear(&e);
+    CHECK(cce_file_read(P("nope-at-all"), &b, NULL, &e) == -1); /* missing, and not allowed to be */
+    CHECK(b.data == NULL && b.cap == 0);
+    cce_error_clear(&e);
+    CHECK(cce_buf_puts(&b, "old content") == 0); /* a buffer with data in it: freed too */
+    CHECK(cce_file_read(P("errs/x"), &b, &missing, &e) == -1);
+    CHECK(b.data == NULL && b.cap == 0);
+    cce_error_clear(&e);
+
+    /* select() of a context whose certificate file is missing: an error, and (under ASan) no leak */
+    put(P("sel.yaml"),
+        "clusters:\n- name: c\n  cluster: {server: 'https://x'}\nusers:\n- name: u\n"
+        "  user: {client-certificate: missing.crt, client-key: missing.key}\n"
+        "contexts:\n- name: x\n  context: {cluster: c, user: u}\n",
+        0600);
+    cce_kubeconfig *kc = cce_kubeconfig_load(P("sel.yaml"), &e);
+    CHECK(kc != NULL);
+    for (int i = 0; kc && i < 3; i++) {
+        cce_kubeconfig *one = cce_kubeconfig_select(kc, "x", &e);
+        CHECK(one == NULL);
+        CHECK_CONTAINS(e.message, "missing.crt");
+        cce_error_clear(&e);
+    }
+    cce_kubeconfig_free(kc);
+    /* and a load that fails on its second file */
+    put(P("bad.yaml"), "clusters: [1, 2\n", 0600);
+    char env[1200];
+    snprintf(env, sizeof env, "%s:%s", P("sel.yaml"), P("bad.yaml"));
+    setenv("KUBECONFIG", env, 1);
+    CHECK(cce_kubeconfig_load(NULL, &e) == NULL);
+    CHECK_CONTAINS(e.message, "bad.yaml");
+    cce_error_clear(&e);
+    unsetenv("KUBECONFIG");
+}
+
+/* KUBECONFIG's empty elements are skipped; only empty ones make an empty config, as kubectl. */
+static void test_kubeconfig_env_empty(void)
+{
+    cce_error e = {0};
+    setenv("KUBECONFIG", ":", 1);
+    cce_kubeconfig *kc = cce_kubeconfig_load(NULL, &e);
+    CHECK(kc != NULL);
+    if (!kc)
+        fprintf(stderr, "  KUBECONFIG=':': %s\n", e.message ? e.message : "?");
+    cce_error_clear(&e);
+    CHECK(kc && cce_kubeconfig_count(kc, CCE_KC_CONTEXTS) == 0 && cce_kubeconfig_file(kc, 0) == NULL);
+    /* nothing to save back to: the error says to give a path */
+    CHECK(kc && cce_kubeconfig_save(kc, NULL, NULL, NULL, &e) == -1);
+    CHECK_CONTAINS(e.message, "give save() a path");
+    cce_error_clear(&e);
+    cce_kubeconfig_free(kc);
+
+    put(P("env1.yaml"), "contexts:\n- name: one\n  context: {cluster: c}\n", 0600);
+    char env[1200];
+    snprintf(env, sizeof env, "::%s::", P("env1.yaml"));
+    setenv("KUBECONFIG", env, 1);
+    kc = cce_kubeconfig_load(NULL, &e);
+    CHECK(kc && cce_kubeconfig_count(kc, CCE_KC_CONTEXTS) == 1);
+    CHECK(kc && cce_kubeconfig_file(kc, 1) == NULL);
+    CHECK_STR(kc ? cce_kubeconfig_file(kc, 0) : NULL, P("env1.yaml"));
+    cce_kubeconfig_free(kc);
+    cce_error_clear(&e);
+    unsetenv("KUBECONFIG");
+}
+
+/* merge reports what went wrong instead of ignoring its err. */
+static void test_merge_errors(void)
+{
+    cce_error e = {0};
+    cce_kubeconfig *a = cce_kubeconfig_new(), *b = cce_kubeconfig_new();
+    CHECK(cce_kubeconfig_set_entry(b, CCE_KC_CLUSTERS, "c", "{\"server\": \"https://x\"}", &e) == 0);
+    cce_merge_stats st = {9, 9, 9};
+    CHECK(cce_kubeconfig_merge(a, b, 0x40, &st, &e) == -1);
+    CHECK_STR(e.code, "INVALID_ARGUMENT");
+    CHECK_CONTAINS(e.message, "0x40");
+    CHECK(st.added == 0 && st.replaced == 0 && st.kept == 0);
+    CHECK(cce_kubeconfig_count(a, CCE_KC_CLUSTERS) == 0); /* refused: nothing merged */
+    cce_error_clear(&e);
+    CHECK(cce_kubeconfig_merge(a, NULL, 0, NULL, &e) == -1);
+    CHECK_STR(e.code, "INVALID_ARGUMENT");
+    cce_error_clear(&e);
+    CHECK(cce_kubeconfig_merge(a, b, CCE_MERGE_REPLACE, &st, &e) == 0);
+    CHECK(st.added == 1 && cce_kubeconfig_count(a, CCE_KC_CLUSTERS) == 1);
+    /* a kubeconfig merged into itself keeps everything once */
+    CHECK(cce_kubeconfig_merge(a, a, CCE_MERGE_REPLACE, &st, &e) == 0);
+    CHECK(st.replaced == 1 && cce_kubeconfig_count(a, CCE_KC_CLUSTERS) == 1);
+    cce_kubeconfig_free(a);
+    cce_kubeconfig_free(b);
+}
+
+/* mkdir -p: new directories get the mode asked for, existing ones are fine, a file in the way is named. */
+static void test_dir_create(void)
+{
+    cce_error e = {0};
+    mode_t old = umask(022);
+    CHECK(cce_dir_create(P("mk/a/b//c/"), 0700, &e) == 0);
+    struct stat st;
+    CHECK(stat(P("mk/a/b/c"), &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700);
+    CHECK(stat(P("mk"), &st) == 0 && (st.st_mode & 07777) == 0700);
+    CHECK(stat(base, &st) == 0 && (st.st_mode & 07777) == 0755); /* existing: untouched */
+    CHECK(cce_dir_create(P("mk/a/b/c"), 0700, &e) == 0);          /* exists: fine */
+    put(P("mk/file"), "x", 0600);
+    CHECK(cce_dir_create(P("mk/file/sub"), 0700, &e) == -1);
+    CHECK_STR(e.code, "IO");
+    CHECK_CONTAINS(e.message, "mk/file");
+    cce_error_clear(&e);
+    CHECK(cce_dir_create(P("mk/file"), 0700, &e) == -1);
+    CHECK_CONTAINS(e.message, "not a directory");
+    cce_error_clear(&e);
+    CHECK(cce_dir_create("", 0700, &e) == -1);
+    cce_error_clear(&e);
+    umask(old);
+}
+
+/* An existing file loses group/other bits when asked (a kubeconfig receiving private keys). */
+static void test_write_clear_mode(void)
+{
+    cce_error e = {0};
+    unsigned before = 1;
+    put(P("open644"), "old", 0644);
+    CHECK(cce_file_write_atomic_mode(P("open644"), "key", 3, 0600, 077, &before, &e) == 0);
+    CHECK(before == 0644);
+    struct stat st;
+    CHECK(stat(P("open644"), &st) == 0 && (st.st_mode & 07777) == 0600);
+    CHECK(cce_file_write_atomic_mode(P("brand-new"), "key", 3, 0600, 077, &before, &e) == 0);
+    CHECK(before == 0);
+    CHECK(stat(P("brand-new"), &st) == 0 && (st.st_mode & 07777) == 0600);
+    put(P("open640"), "old", 0640);
+    CHECK(cce_file_write_atomic_mode(P("open640"), "no key", 6, 0600, 0, &before, &e) == 0);
+    CHECK(before == 0640 && stat(P("open640"), &st) == 0 && (st.st_mode & 07777) == 0640);
+}
+
+/*
+ * A lock file that is a FIFO (or a symlink to one) can never be taken or
+ * broken: cce_lock_acquire must fail, not hang in open().  In a child with an
+ * alarm, so that a hang fails the test instead of stopping the suite.
+ */
+static void lock_on_fifo(const char *target, const char *what)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(20);
+        cce_error e = {0};
+        cce_lock *l = cce_lock_acquire(target, 300, &e);
+        int ok = l == NULL && e.message && strstr(e.message, "FIFO") && strstr(e.message, ".lock");
+        if (!ok)
+            fprintf(stderr, "  %s: %s\n", what, e.message ? e.message : "(locked it)");
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "  %s: killed by signal %d (hung in the lock)\n", what, WTERMSIG(status));
+}
+
+static void test_lock_fifo(void)
+{
+    CHECK(mkfifo(P("fifo-config.lock"), 0600) == 0);
+    lock_on_fifo(P("fifo-config"), "lock file is a FIFO");
+    CHECK(mkfifo(P("a-fifo"), 0600) == 0);
+    CHECK(symlink(P("a-fifo"), P("sl-config.lock")) == 0);
+    lock_on_fifo(P("sl-config"), "lock file is a symlink to a FIFO");
+}
+
 int main(void)
 {
     snprintf(base, sizeof base, "%s/cce_fileio.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -893,6 +1068,12 @@ int main(void)
     chmod(base, 0755); /* the unprivileged child must get in */
 
     test_read();
+    test_read_errors_free();
+    test_kubeconfig_env_empty();
+    test_merge_errors();
+    test_dir_create();
+    test_write_clear_mode();
+    test_lock_fifo();
     test_write_basic();
     test_write_symlinks();
     test_write_owner();
