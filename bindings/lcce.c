@@ -33,9 +33,12 @@ static int error_tostring(lua_State *L)
     return 1;
 }
 
-static void push_error_table(lua_State *L, const char *code, int status, const char *msg, const char *rid)
+static void push_error_table(lua_State *L, const char *kind, const char *code, int status, const char *msg,
+                             const char *rid)
 {
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, "kind");
     lua_pushstring(L, code);
     lua_setfield(L, -2, "code");
     lua_pushinteger(L, status);
@@ -55,7 +58,8 @@ static void push_error_table(lua_State *L, const char *code, int status, const c
 
 void lcce_push_error_table(lua_State *L, cce_error *err)
 {
-    push_error_table(L, err->code[0] ? err->code : "ERROR", err->status, err->message ? err->message : "unknown error",
+    const char *kind = cce_error_kind_name(err->kind);
+    push_error_table(L, *kind ? kind : "ERROR", err->code[0] ? err->code : "ERROR", err->status, err->message ? err->message : "unknown error",
                      err->request_id);
     cce_error_clear(err);
 }
@@ -70,7 +74,7 @@ int lcce_push_error(lua_State *L, cce_error *err)
 int lcce_push_error_msg(lua_State *L, const char *code, const char *msg)
 {
     lua_pushnil(L);
-    push_error_table(L, code, 0, msg, NULL);
+    push_error_table(L, code, code, 0, msg, NULL);
     return 2;
 }
 

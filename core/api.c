@@ -73,12 +73,12 @@ int cce_cluster_from_json(json_t *o, cce_cluster *cl, int with_raw, cce_error *e
 {
     memset(cl, 0, sizeof *cl);
     if (!json_is_object(o))
-        return cce_set_error(err, "BAD_RESPONSE", 200, "a cluster is not a JSON object");
+        return cce_set_error(err, CCE_E_BAD_RESPONSE, 200, "a cluster is not a JSON object");
     cl->id = dup_path(o, "metadata", "uid");
     cl->name = dup_path(o, "metadata", "name");
     if (!cl->id || !cl->name) {
         cce_cluster_clear(cl);
-        return cce_set_error(err, "BAD_RESPONSE", 200, "a cluster has no metadata.uid or metadata.name");
+        return cce_set_error(err, CCE_E_BAD_RESPONSE, 200, "a cluster has no metadata.uid or metadata.name");
     }
     cl->phase = dup_path(o, "status", "phase");
     cl->version = dup_path(o, "spec", "version");
@@ -90,7 +90,7 @@ int cce_cluster_from_json(json_t *o, cce_cluster *cl, int with_raw, cce_error *e
     cl->raw_json = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!cl->raw_json) {
         cce_cluster_clear(cl);
-        return cce_set_error(err, "NOMEM", 0, "out of memory");
+        return cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
     }
     return 0;
 }
@@ -101,12 +101,12 @@ static json_t *parse_body(const cce_http_resp *r, const char *what, cce_error *e
     /* A duplicate key would mean whatever the parser picks: refused, as no API answer has one. */
     json_t *v = json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, &je);
     if (!v)
-        cce_set_error(err, "BAD_RESPONSE", (int)r->status, "%s: the response is not valid JSON (line %d, column %d: %s)",
+        cce_set_error(err, CCE_E_BAD_RESPONSE, (int)r->status, "%s: the response is not valid JSON (line %d, column %d: %s)",
                       what, je.line, je.column, je.text);
     else if (!json_is_object(v)) {
         json_decref(v);
         v = NULL;
-        cce_set_error(err, "BAD_RESPONSE", (int)r->status, "%s: the response is not a JSON object", what);
+        cce_set_error(err, CCE_E_BAD_RESPONSE, (int)r->status, "%s: the response is not a JSON object", what);
     }
     if (!v && err && r->request_id[0])
         snprintf(err->request_id, sizeof err->request_id, "%s", r->request_id);
@@ -118,7 +118,7 @@ int cce_cluster_parse(const char *json, size_t len, cce_cluster *out, cce_error 
     json_error_t je;
     json_t *v = json_loadb(json, len, 0, &je);
     if (!v)
-        return cce_set_error(err, "PARSE", 0, "cluster JSON, line %d, column %d: %s", je.line, je.column, je.text);
+        return cce_set_error(err, CCE_E_PARSE, 0, "cluster JSON, line %d, column %d: %s", je.line, je.column, je.text);
     int rc = cce_cluster_from_json(v, out, 1, err);
     json_decref(v);
     return rc;
@@ -137,7 +137,7 @@ json_t *cce_clusters_list_json(cce_client *c, cce_error *err)
             json_incref(items);
         else {
             items = NULL;
-            cce_set_error(err, "BAD_RESPONSE", (int)r.status, "list clusters: \"items\" is not an array");
+            cce_set_error(err, CCE_E_BAD_RESPONSE, (int)r.status, "list clusters: \"items\" is not an array");
         }
     }
     json_decref(v);
@@ -156,7 +156,7 @@ int cce_clusters_list(cce_client *c, cce_cluster **out, size_t *n, cce_error *er
     cce_cluster *list = calloc(cnt ? cnt : 1, sizeof *list);
     int rc = -1;
     if (!list)
-        cce_set_error(err, "NOMEM", 0, "out of memory");
+        cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
     else {
         for (; i < cnt; i++)
             if (cce_cluster_from_json(json_array_get(items, i), &list[i], 1, err) < 0)
@@ -177,7 +177,7 @@ int cce_cluster_get(cce_client *c, const char *id, cce_cluster *out, cce_error *
 {
     memset(out, 0, sizeof *out);
     if (!cce_id_valid(id))
-        return cce_set_error(err, "INVALID_ARGUMENT", 0,
+        return cce_set_error(err, CCE_E_INVALID_ARGUMENT, 0,
                              "cluster id '%s' is not valid: only letters, digits and '-' are allowed", id ? id : "");
     char path[160], what[160];
     snprintf(path, sizeof path, "clusters/%s", id);
@@ -196,10 +196,10 @@ int cce_clustercert_request(const char *id, long days, char *path, size_t path_l
                             cce_error *err)
 {
     if (!cce_id_valid(id))
-        return cce_set_error(err, "INVALID_ARGUMENT", 0,
+        return cce_set_error(err, CCE_E_INVALID_ARGUMENT, 0,
                              "cluster id '%s' is not valid: only letters, digits and '-' are allowed", id ? id : "");
     if (!cce_duration_valid(days))
-        return cce_set_error(err, "INVALID_ARGUMENT", 0, "duration %ld is not valid: use 1 to %d days, or -1 for the maximum",
+        return cce_set_error(err, CCE_E_INVALID_ARGUMENT, 0, "duration %ld is not valid: use 1 to %d days, or -1 for the maximum",
                              days, CCE_DURATION_MAX);
     snprintf(path, path_len, "clusters/%s/clustercert", id);
     snprintf(body, body_len, "{\"duration\": %ld}", days);
@@ -239,7 +239,7 @@ static int answer_fail(const answer_ctx *a, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return cce_set_error(a->err, "BAD_RESPONSE", a->status, "%s: %s", a->what, msg);
+    return cce_set_error(a->err, CCE_E_BAD_RESPONSE, a->status, "%s: %s", a->what, msg);
 }
 
 /* Keys that change how kubectl authenticates, connects or what it reads: never taken. */
@@ -358,7 +358,7 @@ static int answer_cluster(const answer_ctx *a, const char *name, json_t *in, jso
         if (rc == 0)
             json_object_set_new(a->cas_ok, json_string_value(ca), json_true());
         if (rc == -2)
-            return cce_set_error(a->err, "NOMEM", 0, "out of memory");
+            return cce_set_error(a->err, CCE_E_NOMEM, 0, "out of memory");
         if (rc < 0)
             return answer_fail(a, "cluster \"%s\": %s", name, reason);
     }
@@ -391,7 +391,7 @@ static int answer_user(const answer_ctx *a, const char *name, json_t *in, json_t
     char reason[256];
     int rc = cce_credential_check(json_string_value(cert), json_string_value(key), time(NULL), reason, sizeof reason);
     if (rc == -2)
-        return cce_set_error(a->err, "NOMEM", 0, "out of memory");
+        return cce_set_error(a->err, CCE_E_NOMEM, 0, "out of memory");
     if (rc < 0)
         return answer_fail(a, "user \"%s\": %s", name, reason);
     json_object_set(out, "client-certificate-data", cert);
@@ -488,8 +488,10 @@ cce_kubeconfig *cce_clustercert_response(const cce_http_resp *r, const char *wha
     cce_kubeconfig *kc = cce_kubeconfig_from_json(v, what, err); /* takes v */
     if (!kc && err) {
         err->status = (int)r->status;
-        if (strcmp(err->code, "PARSE") == 0)
-            snprintf(err->code, sizeof err->code, "BAD_RESPONSE");
+        if (err->kind == CCE_E_PARSE) {
+            err->kind = CCE_E_BAD_RESPONSE;
+            snprintf(err->code, sizeof err->code, "%s", cce_error_kind_name(CCE_E_BAD_RESPONSE));
+        }
         if (r->request_id[0])
             snprintf(err->request_id, sizeof err->request_id, "%s", r->request_id);
     }

@@ -73,7 +73,7 @@ static void batch_settle(batch *b, long i)
 static int batch_fail_all(batch *b, const char *fmt, const char *detail)
 {
     for (size_t i = 0; i < b->n; i++)
-        cce_set_error(&b->items[i].err, "NOMEM", 0, fmt, detail);
+        cce_set_error(&b->items[i].err, CCE_E_NOMEM, 0, fmt, detail);
     b->failed = b->n;
     return -1;
 }
@@ -123,7 +123,7 @@ static int batch_init(batch *b, cce_batch_item *items, size_t n, const cce_batch
     for (size_t i = 0; i < n; i++) {
         char p[180], body[48];
         if (!items[i].client)
-            cce_set_error(&items[i].err, "INVALID_ARGUMENT", 0, "item %zu has no client", i + 1);
+            cce_set_error(&items[i].err, CCE_E_INVALID_ARGUMENT, 0, "item %zu has no client", i + 1);
         else if (cce_clustercert_request(items[i].cluster_id, items[i].days, p, sizeof p, body, sizeof body,
                                          &items[i].err) == 0)
             continue;
@@ -208,7 +208,7 @@ static void batch_fill(batch *b)
         }
         if (batch_start(b, s, pick, now) < 0) {
             if (!b->items[pick].err.code[0])
-                cce_set_error(&b->items[pick].err, "NOMEM", 0, "could not start the transfer");
+                cce_set_error(&b->items[pick].err, CCE_E_NOMEM, 0, "could not start the transfer");
             batch_settle(b, pick);
         } else {
             b->active++;
@@ -318,7 +318,7 @@ static void batch_stop(batch *b)
         if (b->st[i].state != ST_DONE) {
             char what[200];
             item_what(&b->items[i], what, sizeof what);
-            cce_set_error(&b->items[i].err, "INTERRUPTED", 0, "%s: not done, the batch was stopped%s", what, by);
+            cce_set_error(&b->items[i].err, CCE_E_INTERRUPTED, 0, "%s: not done, the batch was stopped%s", what, by);
             batch_settle(b, (long)i);
         }
     b->stats->interrupted = 1;

@@ -160,46 +160,46 @@ cce_client *cce_client_new(const cce_client_opts *o, cce_error *err)
     if (!o)
         o = &none;
     if (cce_global_init() != 0) {
-        cce_set_error(err, "NOMEM", 0, "libcurl could not be initialised");
+        cce_set_error(err, CCE_E_NOMEM, 0, "libcurl could not be initialised");
         return NULL;
     }
     if (!o->project_id || !*o->project_id) {
-        cce_set_error(err, "CONFIG", 0, "no project id: set project_id or OS_PROJECT_ID");
+        cce_set_error(err, CCE_E_CONFIG, 0, "no project id: set project_id or OS_PROJECT_ID");
         return NULL;
     }
     if (!cce_id_valid(o->project_id)) {
-        cce_set_error(err, "CONFIG", 0, "project id '%s' is not valid: only letters, digits and '-' are allowed",
+        cce_set_error(err, CCE_E_CONFIG, 0, "project id '%s' is not valid: only letters, digits and '-' are allowed",
                       o->project_id);
         return NULL;
     }
     if (!o->token || !*o->token) {
-        cce_set_error(err, "CONFIG", 0, "no token: set token or OS_AUTH_TOKEN");
+        cce_set_error(err, CCE_E_CONFIG, 0, "no token: set token or OS_AUTH_TOKEN");
         return NULL;
     }
     if (strpbrk(o->token, "\r\n")) {
-        cce_set_error(err, "CONFIG", 0, "the token contains a line break");
+        cce_set_error(err, CCE_E_CONFIG, 0, "the token contains a line break");
         return NULL;
     }
     if (o->region && *o->region && !region_valid(o->region)) {
-        cce_set_error(err, "CONFIG", 0, "region '%s' is not valid", o->region);
+        cce_set_error(err, CCE_E_CONFIG, 0, "region '%s' is not valid", o->region);
         return NULL;
     }
     if (!o->endpoint && (!o->region || !*o->region)) {
-        cce_set_error(err, "CONFIG", 0, "no region or endpoint: set region (OS_REGION_NAME) or endpoint (CCE_ENDPOINT)");
+        cce_set_error(err, CCE_E_CONFIG, 0, "no region or endpoint: set region (OS_REGION_NAME) or endpoint (CCE_ENDPOINT)");
         return NULL;
     }
     if (o->endpoint && strncasecmp(o->endpoint, "https://", 8) != 0) {
-        cce_set_error(err, "CONFIG", 0, "endpoint '%s' is not an https:// URL", o->endpoint);
+        cce_set_error(err, CCE_E_CONFIG, 0, "endpoint '%s' is not an https:// URL", o->endpoint);
         return NULL;
     }
     if (o->ca_file && *o->ca_file && access(o->ca_file, R_OK) != 0) {
-        cce_set_error(err, "CONFIG", 0, "CA file '%s' cannot be read: %s", o->ca_file, strerror(errno));
+        cce_set_error(err, CCE_E_CONFIG, 0, "CA file '%s' cannot be read: %s", o->ca_file, strerror(errno));
         return NULL;
     }
 
     cce_client *c = calloc(1, sizeof *c);
     if (!c) {
-        cce_set_error(err, "NOMEM", 0, "out of memory");
+        cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
         return NULL;
     }
     c->loop.epfd = -1;
@@ -258,7 +258,7 @@ cce_client *cce_client_new(const cce_client_opts *o, cce_error *err)
         ok = (c->easy = curl_easy_init()) != NULL && cce_loop_init(&c->loop, curl_multi_init(), NULL) == 0;
     if (!ok) {
         cce_client_free(c);
-        cce_set_error(err, strlen(o->token) >= 4096 ? "CONFIG" : "NOMEM", 0,
+        cce_set_error(err, strlen(o->token) >= 4096 ? CCE_E_CONFIG : CCE_E_NOMEM, 0,
                       strlen(o->token) >= 4096 ? "the token is longer than 4096 bytes" : "out of memory");
         return NULL;
     }

@@ -122,14 +122,14 @@ int cce_error_from_response(const cce_http_resp *r, const char *what, cce_error 
         snprintf(fallback, sizeof fallback, "HTTP_%ld", r->status);
     const char *reason = cce_http_reason(r->status);
     if (msg)
-        cce_set_error(err, code ? code : fallback, (int)r->status, "%s: HTTP %ld%s%s: %s%s%s%s", what, r->status,
+        cce_set_error_code(err, code ? CCE_E_SERVICE : CCE_E_HTTP, code ? code : fallback, (int)r->status, "%s: HTTP %ld%s%s: %s%s%s%s", what, r->status,
                       *reason ? " " : "", reason, msg, extra ? " (" : "", extra ? extra : "", extra ? ")" : "");
     else if (r->body.len)
-        cce_set_error(err, code ? code : fallback, (int)r->status, "%s: HTTP %ld%s%s (a %zu-byte %s body, not an API error)",
+        cce_set_error_code(err, code ? CCE_E_SERVICE : CCE_E_HTTP, code ? code : fallback, (int)r->status, "%s: HTTP %ld%s%s (a %zu-byte %s body, not an API error)",
                       what, r->status, *reason ? " " : "", reason, r->body.len,
                       r->content_type[0] ? r->content_type : "untyped");
     else
-        cce_set_error(err, code ? code : fallback, (int)r->status, "%s: HTTP %ld%s%s (empty body)", what, r->status,
+        cce_set_error_code(err, code ? CCE_E_SERVICE : CCE_E_HTTP, code ? code : fallback, (int)r->status, "%s: HTTP %ld%s%s (empty body)", what, r->status,
                       *reason ? " " : "", reason);
     const char *rid = r->request_id[0] ? r->request_id : body ? json_str(body, "request_id") : NULL;
     if (rid)
@@ -140,12 +140,12 @@ int cce_error_from_response(const cce_http_resp *r, const char *what, cce_error 
 
 int cce_error_from_transport(int cc, const char *detail, const cce_http_resp *r, const char *what, cce_error *err)
 {
-    const char *code;
+    cce_error_kind code;
     switch ((CURLcode)cc) {
-    case CURLE_OPERATION_TIMEDOUT: code = "TIMEOUT"; break;
+    case CURLE_OPERATION_TIMEDOUT: code = CCE_E_TIMEOUT; break;
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: code = "RESOLVE"; break;
-    case CURLE_COULDNT_CONNECT: code = "CONNECT"; break;
+    case CURLE_COULDNT_RESOLVE_PROXY: code = CCE_E_RESOLVE; break;
+    case CURLE_COULDNT_CONNECT: code = CCE_E_CONNECT; break;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
@@ -154,10 +154,10 @@ int cce_error_from_transport(int cc, const char *detail, const cce_http_resp *r,
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_CRL_BADFILE:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS: code = "TLS"; break;
-    case CURLE_FILESIZE_EXCEEDED: code = "TOO_LARGE"; break;
-    case CURLE_OUT_OF_MEMORY: code = "NOMEM"; break;
-    default: code = "NETWORK"; break;
+    case CURLE_SSL_INVALIDCERTSTATUS: code = CCE_E_TLS; break;
+    case CURLE_FILESIZE_EXCEEDED: code = CCE_E_TOO_LARGE; break;
+    case CURLE_OUT_OF_MEMORY: code = CCE_E_NOMEM; break;
+    default: code = CCE_E_NETWORK; break;
     }
     return cce_set_error(err, code, r ? (int)r->status : 0, "%s: %s", what,
                          detail && *detail ? detail : curl_easy_strerror((CURLcode)cc));

@@ -116,7 +116,7 @@ static int write_all(int fd, const void *data, size_t len)
 static char *resolve_target(const char *path, char **dir_out, cce_error *err)
 {
     if (!path || !*path) {
-        cce_set_error(err, "IO", 0, "empty file name");
+        cce_set_error(err, CCE_E_IO, 0, "empty file name");
         return NULL;
     }
     char *cur = cce_strdup(path);
@@ -129,7 +129,7 @@ static char *resolve_target(const char *path, char **dir_out, cce_error *err)
         if (!dir)
             goto oom;
         if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-            cce_set_error(err, "IO", 0, "%s: not a file name", path);
+            cce_set_error(err, CCE_E_IO, 0, "%s: not a file name", path);
             free(dir);
             goto fail;
         }
@@ -137,7 +137,7 @@ static char *resolve_target(const char *path, char **dir_out, cce_error *err)
         rdir = realpath(dir, NULL);
         if (!rdir) {
             int e = errno;
-            cce_set_error(err, "IO", 0, "cannot resolve directory %s of %s: %s", dir, path, strerror(e));
+            cce_set_error(err, CCE_E_IO, 0, "cannot resolve directory %s of %s: %s", dir, path, strerror(e));
             free(dir);
             goto fail;
         }
@@ -152,7 +152,7 @@ static char *resolve_target(const char *path, char **dir_out, cce_error *err)
                 result = full;
                 break;
             }
-            cce_set_error(err, "IO", 0, "cannot stat %s: %s", full, strerror(e));
+            cce_set_error(err, CCE_E_IO, 0, "cannot stat %s: %s", full, strerror(e));
             free(full);
             goto fail;
         }
@@ -161,7 +161,7 @@ static char *resolve_target(const char *path, char **dir_out, cce_error *err)
             break;
         }
         if (hops >= CCE_MAX_SYMLINKS) {
-            cce_set_error(err, "IO", 0, "cannot resolve %s: %s", path, strerror(ELOOP));
+            cce_set_error(err, CCE_E_IO, 0, "cannot resolve %s: %s", path, strerror(ELOOP));
             free(full);
             goto fail;
         }
@@ -179,7 +179,7 @@ static char *resolve_target(const char *path, char **dir_out, cce_error *err)
             ssize_t n = readlink(full, target, cap);
             if (n < 0) {
                 int e = errno;
-                cce_set_error(err, "IO", 0, "cannot read symlink %s: %s", full, strerror(e));
+                cce_set_error(err, CCE_E_IO, 0, "cannot read symlink %s: %s", full, strerror(e));
                 free(target);
                 free(full);
                 goto fail;
@@ -201,7 +201,7 @@ static char *resolve_target(const char *path, char **dir_out, cce_error *err)
     *dir_out = rdir;
     return result;
 oom:
-    cce_set_error(err, "IO", 0, "out of memory resolving %s", path);
+    cce_set_error(err, CCE_E_IO, 0, "out of memory resolving %s", path);
 fail:
     free(cur);
     free(rdir);
@@ -270,29 +270,29 @@ static int file_read(const char *path, cce_buf *out, int *missing, cce_error *er
         int e = errno;
         if (e == ENOENT && missing) {
             *missing = 1;
-            return cce_buf_reserve(out, 0) < 0 ? cce_set_error(err, "IO", 0, "out of memory reading %s", path) : 0;
+            return cce_buf_reserve(out, 0) < 0 ? cce_set_error(err, CCE_E_IO, 0, "out of memory reading %s", path) : 0;
         }
-        return cce_set_error(err, "IO", 0, "cannot open %s: %s", path, strerror(e));
+        return cce_set_error(err, CCE_E_IO, 0, "cannot open %s: %s", path, strerror(e));
     }
     struct stat st;
     if (fstat(fd, &st) < 0) {
         int e = errno;
         close(fd);
-        return cce_set_error(err, "IO", 0, "cannot stat %s: %s", path, strerror(e));
+        return cce_set_error(err, CCE_E_IO, 0, "cannot stat %s: %s", path, strerror(e));
     }
     if (S_ISDIR(st.st_mode)) {
         close(fd);
-        return cce_set_error(err, "IO", 0, "cannot read %s: %s", path, strerror(EISDIR));
+        return cce_set_error(err, CCE_E_IO, 0, "cannot read %s: %s", path, strerror(EISDIR));
     }
     if (S_ISREG(st.st_mode) && st.st_size > 0) {
         if ((uintmax_t)st.st_size > CCE_FILE_MAX) {
             close(fd);
-            return cce_set_error(err, "IO", 0, "cannot read %s: file too large (%jd bytes, the limit is %zu MiB)",
+            return cce_set_error(err, CCE_E_IO, 0, "cannot read %s: file too large (%jd bytes, the limit is %zu MiB)",
                                  path, (intmax_t)st.st_size, CCE_FILE_MAX >> 20);
         }
         if (cce_buf_reserve(out, (size_t)st.st_size + 1) < 0) { /* +1: EOF seen without a regrow */
             close(fd);
-            return cce_set_error(err, "IO", 0, "out of memory reading %s", path);
+            return cce_set_error(err, CCE_E_IO, 0, "out of memory reading %s", path);
         }
     }
     for (;;) {
@@ -301,7 +301,7 @@ static int file_read(const char *path, cce_buf *out, int *missing, cce_error *er
             out->len = 0;
             if (out->data)
                 out->data[0] = '\0';
-            return cce_set_error(err, "IO", 0, "out of memory reading %s", path);
+            return cce_set_error(err, CCE_E_IO, 0, "out of memory reading %s", path);
         }
         size_t room = out->cap - out->len - 1;
         ssize_t n = read(fd, out->data + out->len, room);
@@ -312,7 +312,7 @@ static int file_read(const char *path, cce_buf *out, int *missing, cce_error *er
             close(fd);
             out->len = 0;
             out->data[0] = '\0';
-            return cce_set_error(err, "IO", 0, "cannot read %s: %s", path, strerror(e));
+            return cce_set_error(err, CCE_E_IO, 0, "cannot read %s: %s", path, strerror(e));
         }
         if (n == 0)
             break;
@@ -321,7 +321,7 @@ static int file_read(const char *path, cce_buf *out, int *missing, cce_error *er
             close(fd);
             out->len = 0;
             out->data[0] = '\0';
-            return cce_set_error(err, "IO", 0, "cannot read %s: file too large (over %zu MiB)", path,
+            return cce_set_error(err, CCE_E_IO, 0, "cannot read %s: file too large (over %zu MiB)", path,
                                  CCE_FILE_MAX >> 20);
         }
     }
@@ -386,15 +386,15 @@ int cce_file_write_atomic_mode(const char *path, const void *data, size_t len, u
     int exists = stat(target, &st) == 0;
     if (!exists && errno != ENOENT) {
         e = errno;
-        cce_set_error(err, "IO", 0, "cannot stat %s: %s", target, strerror(e));
+        cce_set_error(err, CCE_E_IO, 0, "cannot stat %s: %s", target, strerror(e));
         goto out;
     }
     if (exists && S_ISDIR(st.st_mode)) {
-        cce_set_error(err, "IO", 0, "cannot replace %s: %s", target, strerror(EISDIR));
+        cce_set_error(err, CCE_E_IO, 0, "cannot replace %s: %s", target, strerror(EISDIR));
         goto out;
     }
     if (exists && !S_ISREG(st.st_mode)) { /* /dev/null, a FIFO: renaming over it would replace the device */
-        cce_set_error(err, "IO", 0, "cannot replace %s: not a regular file", target);
+        cce_set_error(err, CCE_E_IO, 0, "cannot replace %s: not a regular file", target);
         goto out;
     }
     mode_t mode = exists ? (st.st_mode & 07777 & ~(mode_t)clear_mode) : ((mode_t)new_mode & 07777);
@@ -403,14 +403,14 @@ int cce_file_write_atomic_mode(const char *path, const void *data, size_t len, u
 
     tmp = malloc(strlen(dir) + strlen(name) + 16);
     if (!tmp) {
-        cce_set_error(err, "IO", 0, "out of memory saving %s", target);
+        cce_set_error(err, CCE_E_IO, 0, "out of memory saving %s", target);
         goto out;
     }
     sprintf(tmp, "%s%s.%s.tmp-XXXXXX", dir, strcmp(dir, "/") == 0 ? "" : "/", name);
     fd = mkstemp(tmp);
     if (fd < 0) {
         e = errno;
-        cce_set_error(err, "IO", 0, "cannot create a temporary file in %s to save %s: %s", dir, target,
+        cce_set_error(err, CCE_E_IO, 0, "cannot create a temporary file in %s to save %s: %s", dir, target,
                       strerror(e));
         free(tmp);
         tmp = NULL; /* nothing to clean up */
@@ -460,7 +460,7 @@ int cce_file_write_atomic_mode(const char *path, const void *data, size_t len, u
         close(dfd);
         /* EINVAL/EROFS/ENOTSUP: this file system does not sync directories */
         if (r < 0 && e != EINVAL && e != EROFS && e != ENOTSUP && e != EOPNOTSUPP) {
-            cce_set_error(err, "IO", 0, "saved %s but cannot fsync directory %s: %s (the change may not be durable)",
+            cce_set_error(err, CCE_E_IO, 0, "saved %s but cannot fsync directory %s: %s (the change may not be durable)",
                           target, dir, strerror(e));
             goto out;
         }
@@ -472,12 +472,12 @@ int cce_file_write_atomic_mode(const char *path, const void *data, size_t len, u
 syserr:
     e = errno;
     if (strcmp(step, "rename") == 0)
-        cce_set_error(err, "IO", 0, "cannot rename %s to %s: %s (%s is unchanged)", tmp, target, strerror(e), target);
+        cce_set_error(err, CCE_E_IO, 0, "cannot rename %s to %s: %s (%s is unchanged)", tmp, target, strerror(e), target);
     else if (e == EFBIG)
-        cce_set_error(err, "IO", 0, "cannot %s %s: %s (file size limit or quota exceeded; %s is unchanged)", step,
+        cce_set_error(err, CCE_E_IO, 0, "cannot %s %s: %s (file size limit or quota exceeded; %s is unchanged)", step,
                       fail_path, strerror(e), target);
     else
-        cce_set_error(err, "IO", 0, "cannot %s %s: %s (%s is unchanged)", step, fail_path, strerror(e), target);
+        cce_set_error(err, CCE_E_IO, 0, "cannot %s %s: %s (%s is unchanged)", step, fail_path, strerror(e), target);
 out:
     if (fd >= 0)
         close(fd);
@@ -494,10 +494,10 @@ out:
 int cce_dir_create(const char *path, unsigned mode, cce_error *err)
 {
     if (!path || !*path)
-        return cce_set_error(err, "IO", 0, "cannot create a directory with an empty name");
+        return cce_set_error(err, CCE_E_IO, 0, "cannot create a directory with an empty name");
     char *p = cce_strdup(path);
     if (!p)
-        return cce_set_error(err, "IO", 0, "out of memory creating directory %s", path);
+        return cce_set_error(err, CCE_E_IO, 0, "out of memory creating directory %s", path);
     /* Each prefix in turn, as mkdir -p; only the ones made here get `mode`. */
     size_t n = strlen(p);
     int rc = 0;
@@ -512,9 +512,9 @@ int cce_dir_create(const char *path, unsigned mode, cce_error *err)
         if (mkdir(p, (mode_t)mode & 07777) < 0) {
             int e = errno;
             if (e != EEXIST || stat(p, &st) < 0)
-                rc = cce_set_error(err, "IO", 0, "cannot create directory %s: %s", p, strerror(e));
+                rc = cce_set_error(err, CCE_E_IO, 0, "cannot create directory %s: %s", p, strerror(e));
             else if (!S_ISDIR(st.st_mode))
-                rc = cce_set_error(err, "IO", 0, "cannot create directory %s: %s exists and is not a directory", path,
+                rc = cce_set_error(err, CCE_E_IO, 0, "cannot create directory %s: %s exists and is not a directory", path,
                                    p);
         }
         p[i] = saved;
@@ -626,9 +626,9 @@ static int locked_error(cce_error *err, const char *target, const char *lockpath
     }
     double w = (double)waited_ms / 1000.0;
     if (seen && li->parsed)
-        return cce_set_error(err, "LOCKED", 0, "%s is locked by pid %ld on %s%s (%s); waited %.1f s", target,
+        return cce_set_error(err, CCE_E_LOCKED, 0, "%s is locked by pid %ld on %s%s (%s); waited %.1f s", target,
                              li->pid, li->host, since, lockpath, w);
-    return cce_set_error(err, "LOCKED", 0, "%s is locked by another program (probably kubectl)%s (%s); waited %.1f s",
+    return cce_set_error(err, CCE_E_LOCKED, 0, "%s is locked by another program (probably kubectl)%s (%s); waited %.1f s",
                          target, since, lockpath, w);
 }
 
@@ -674,7 +674,7 @@ static int create_lock(const char *lockpath, const char *line, int *use_link, st
         char *tmp = dir ? malloc(strlen(dir) + strlen(base) + 16) : NULL;
         if (!tmp) {
             free(dir);
-            return cce_set_error(err, "IO", 0, "out of memory creating %s", lockpath);
+            return cce_set_error(err, CCE_E_IO, 0, "out of memory creating %s", lockpath);
         }
         sprintf(tmp, "%s%s.%s-XXXXXX", dir, strcmp(dir, "/") == 0 ? "" : "/", base);
         free(dir);
@@ -682,7 +682,7 @@ static int create_lock(const char *lockpath, const char *line, int *use_link, st
         if (fd < 0) {
             e = errno;
             free(tmp);
-            return cce_set_error(err, "IO", 0, "cannot create lock file %s: %s", lockpath, strerror(e));
+            return cce_set_error(err, CCE_E_IO, 0, "cannot create lock file %s: %s", lockpath, strerror(e));
         }
         (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
         int r;
@@ -694,7 +694,7 @@ static int create_lock(const char *lockpath, const char *line, int *use_link, st
             unlink(tmp);
             close(fd);
             free(tmp);
-            return cce_set_error(err, "IO", 0, "cannot create lock file %s: %s", lockpath, strerror(e));
+            return cce_set_error(err, CCE_E_IO, 0, "cannot create lock file %s: %s", lockpath, strerror(e));
         }
         r = link(tmp, lockpath);
         e = errno;
@@ -710,7 +710,7 @@ static int create_lock(const char *lockpath, const char *line, int *use_link, st
         if (e == EEXIST)
             return -2;
         if (e != EPERM && e != ENOTSUP && e != EOPNOTSUPP && e != EMLINK && e != ENOSYS && e != EXDEV)
-            return cce_set_error(err, "IO", 0, "cannot create lock file %s: %s", lockpath, strerror(e));
+            return cce_set_error(err, CCE_E_IO, 0, "cannot create lock file %s: %s", lockpath, strerror(e));
         *use_link = 0; /* no hard links here: fall back to O_EXCL */
     }
 
@@ -719,7 +719,7 @@ static int create_lock(const char *lockpath, const char *line, int *use_link, st
         e = errno;
         if (e == EEXIST)
             return -2;
-        return cce_set_error(err, "IO", 0, "cannot create lock file %s: %s", lockpath, strerror(e));
+        return cce_set_error(err, CCE_E_IO, 0, "cannot create lock file %s: %s", lockpath, strerror(e));
     }
     /*
      * Someone checking it may hold its flock for a moment (they find it fresh
@@ -733,7 +733,7 @@ static int create_lock(const char *lockpath, const char *line, int *use_link, st
         e = errno;
         unlink_if_same(lockpath, fd);
         close(fd);
-        return cce_set_error(err, "IO", 0, "cannot set up lock file %s: %s", lockpath, strerror(e));
+        return cce_set_error(err, CCE_E_IO, 0, "cannot set up lock file %s: %s", lockpath, strerror(e));
     }
     /* had we been stopped for 30 s before the flock, a breaker might have removed it */
     struct stat now_st;
@@ -754,7 +754,7 @@ cce_lock *cce_lock_acquire(const char *path, long timeout_ms, cce_error *err)
     char *lockpath = str_concat3(target, ".lock", "");
     cce_lock *l = calloc(1, sizeof *l);
     if (!lockpath || !l) {
-        cce_set_error(err, "IO", 0, "out of memory locking %s", target);
+        cce_set_error(err, CCE_E_IO, 0, "out of memory locking %s", target);
         goto fail;
     }
     l->fd = -1;
@@ -796,7 +796,7 @@ cce_lock *cce_lock_acquire(const char *path, long timeout_ms, cce_error *err)
                 continue; /* just released: try again at once */
             struct stat lst;
             if (e != EACCES || stat(lockpath, &lst) < 0) {
-                cce_set_error(err, "IO", 0, "cannot open lock file %s: %s", lockpath, strerror(e));
+                cce_set_error(err, CCE_E_IO, 0, "cannot open lock file %s: %s", lockpath, strerror(e));
                 goto fail;
             }
             /*
@@ -820,7 +820,7 @@ cce_lock *cce_lock_acquire(const char *path, long timeout_ms, cce_error *err)
             /* No writer can ever make or remove its lock there: waiting would be forever. */
             int isfifo = S_ISFIFO(fst.st_mode);
             close(fd);
-            cce_set_error(err, "LOCKED", 0, "cannot lock %s: its lock file %s is %s, not a regular file (remove it)",
+            cce_set_error(err, CCE_E_LOCKED, 0, "cannot lock %s: its lock file %s is %s, not a regular file (remove it)",
                           target, lockpath, isfifo ? "a FIFO" : "something else");
             goto fail;
         }
@@ -831,7 +831,7 @@ cce_lock *cce_lock_acquire(const char *path, long timeout_ms, cce_error *err)
         if (r < 0 && errno != EWOULDBLOCK) {
             e = errno;
             close(fd);
-            cce_set_error(err, "IO", 0, "cannot lock %s: %s", lockpath, strerror(e));
+            cce_set_error(err, CCE_E_IO, 0, "cannot lock %s: %s", lockpath, strerror(e));
             goto fail;
         }
         read_lock_info(fd, &li);
@@ -841,7 +841,7 @@ cce_lock *cce_lock_acquire(const char *path, long timeout_ms, cce_error *err)
             if (unlink_if_same(lockpath, fd) < 0) {
                 e = errno;
                 close(fd);
-                cce_set_error(err, "IO", 0, "cannot remove stale lock file %s: %s", lockpath, strerror(e));
+                cce_set_error(err, CCE_E_IO, 0, "cannot remove stale lock file %s: %s", lockpath, strerror(e));
                 goto fail;
             }
             close(fd);

@@ -105,9 +105,9 @@ static int glob_check(const char *glob, size_t glen)
 int cce_glob_valid(const char *glob, cce_error *err)
 {
     if (glob == NULL)
-        return cce_set_error(err, "INVALID_ARGUMENT", 0, "no pattern given");
+        return cce_set_error(err, CCE_E_INVALID_ARGUMENT, 0, "no pattern given");
     if (glob_check(glob, strlen(glob)) != 0)
-        return cce_set_error(err, "INVALID_ARGUMENT", 0, "empty set in pattern '%s'", glob);
+        return cce_set_error(err, CCE_E_INVALID_ARGUMENT, 0, "empty set in pattern '%s'", glob);
     return 0;
 }
 

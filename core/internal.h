@@ -30,7 +30,10 @@ void cce_buf_free(cce_buf *b);
 char *cce_buf_steal(cce_buf *b, size_t *len);
 
 /* Fills err (if not NULL): code, HTTP status and a printf-style message. Returns -1. */
-int cce_set_error(cce_error *err, const char *code, int status, const char *fmt, ...) CCE_PRINTF(4, 5);
+int cce_set_error(cce_error *err, cce_error_kind kind, int status, const char *fmt, ...) CCE_PRINTF(4, 5);
+/* The same with a code of the answer's own (CCE_E_SERVICE, CCE_E_HTTP) or copied from another error. */
+int cce_set_error_code(cce_error *err, cce_error_kind kind, const char *code, int status, const char *fmt, ...)
+    CCE_PRINTF(5, 6);
 
 char *cce_strdup(const char *s);  /* NULL-safe strdup */
 

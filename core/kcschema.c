@@ -95,8 +95,8 @@ typedef struct where {
 static int fail(const where *w, cce_error *err, const char *what)
 {
     if (w->entry)
-        return cce_set_error(err, "PARSE", 0, "%s: %s: %s %s", w->source, w->entry, w->path, what);
-    return cce_set_error(err, "PARSE", 0, "%s: %s %s", w->source, w->path, what);
+        return cce_set_error(err, CCE_E_PARSE, 0, "%s: %s: %s %s", w->source, w->entry, w->path, what);
+    return cce_set_error(err, CCE_E_PARSE, 0, "%s: %s %s", w->source, w->path, what);
 }
 
 static int wrong_type(const where *w, const json_t *v, const char *want, cce_error *err)
@@ -145,7 +145,7 @@ static int check_named(const json_t *arr, where *w, cce_error *err)
 {
     json_t *seen = json_object();
     if (!seen)
-        return cce_set_error(err, "NOMEM", 0, "out of memory");
+        return cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
     size_t i;
     json_t *e;
     int rc = 0;
@@ -171,7 +171,7 @@ static int check_named(const json_t *arr, where *w, cce_error *err)
             }
             const json_t *ext = json_object_get(e, "extension");
             if (rc == 0 && ext && !json_is_null(ext) && json_object_set_new(seen, n, json_true()) < 0)
-                rc = cce_set_error(err, "NOMEM", 0, "out of memory");
+                rc = cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
         }
         w->path[mark] = '\0';
         if (rc < 0)

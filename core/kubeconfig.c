@@ -212,7 +212,7 @@ static json_t *inner_mut(cce_kubeconfig *kc, int s, size_t i)
     return in;
 }
 
-static int nomem(cce_error *err) { return cce_set_error(err, "NOMEM", 0, "out of memory"); }
+static int nomem(cce_error *err) { return cce_set_error(err, CCE_E_NOMEM, 0, "out of memory"); }
 
 /* ------------------------------------------------------------ structure */
 
@@ -225,7 +225,7 @@ static int check_section(json_t *root, int s, const char *source, cce_error *err
         return 0;
     }
     if (!json_is_array(arr))
-        return cce_set_error(err, "PARSE", 0, "%s: \"%s\" is not a list", source, section_key[s]);
+        return cce_set_error(err, CCE_E_PARSE, 0, "%s: \"%s\" is not a list", source, section_key[s]);
     json_t *seen = json_object();
     size_t i;
     json_t *e;
@@ -246,14 +246,14 @@ static int check_section(json_t *root, int s, const char *source, cce_error *err
         json_t *prev = json_object_get(seen, name);
         if (prev) {
             /* client-go refuses such a file too: which one would win is not obvious. */
-            rc = cce_set_error(err, "PARSE", 0, "%s: %s[%zu] and %s[%lld] are both named '%s'", source, section_key[s],
+            rc = cce_set_error(err, CCE_E_PARSE, 0, "%s: %s[%zu] and %s[%lld] are both named '%s'", source, section_key[s],
                                (size_t)json_integer_value(prev), section_key[s], (long long)i, name);
             break;
         }
         json_object_set_new(seen, name, json_integer((json_int_t)i));
         json_t *inner = json_object_get(e, inner_key[s]);
         if (inner && !json_is_object(inner) && !json_is_null(inner)) {
-            rc = cce_set_error(err, "PARSE", 0, "%s: %s '%s': \"%s\" is not a mapping", source, section_noun[s], name,
+            rc = cce_set_error(err, CCE_E_PARSE, 0, "%s: %s '%s': \"%s\" is not a mapping", source, section_noun[s], name,
                                inner_key[s]);
             break;
         }
@@ -286,7 +286,7 @@ static void fix_ca_and_insecure(json_t *root)
 static int normalise(json_t *root, const char *source, cce_error *err)
 {
     if (!json_is_object(root))
-        return cce_set_error(err, "PARSE", 0, "%s: a kubeconfig must be a mapping", source);
+        return cce_set_error(err, CCE_E_PARSE, 0, "%s: a kubeconfig must be a mapping", source);
     if (cce_kcschema_check(root, source, err) < 0)
         return -1;
     /* kubectl reads an empty kind or apiVersion as not set: the defaults below. */
@@ -297,17 +297,17 @@ static int normalise(json_t *root, const char *source, cce_error *err)
     if (json_is_string(api) && !*json_string_value(api))
         api = NULL;
     if (kind && !json_is_null(kind) && (!json_is_string(kind) || strcmp(json_string_value(kind), "Config") != 0))
-        return cce_set_error(err, "PARSE", 0, "%s: kind is '%s', not 'Config'", source,
+        return cce_set_error(err, CCE_E_PARSE, 0, "%s: kind is '%s', not 'Config'", source,
                              json_is_string(kind) ? json_string_value(kind) : "(not a string)");
     if (api && !json_is_null(api) && (!json_is_string(api) || strcmp(json_string_value(api), "v1") != 0))
-        return cce_set_error(err, "PARSE", 0, "%s: apiVersion is '%s', not 'v1'", source,
+        return cce_set_error(err, CCE_E_PARSE, 0, "%s: apiVersion is '%s', not 'v1'", source,
                              json_is_string(api) ? json_string_value(api) : "(not a string)");
     for (int s = 0; s < NSECT; s++)
         if (check_section(root, s, source, err) < 0)
             return -1;
     json_t *cur = json_object_get(root, "current-context");
     if (cur && !json_is_string(cur) && !json_is_null(cur))
-        return cce_set_error(err, "PARSE", 0, "%s: current-context is not a string", source);
+        return cce_set_error(err, CCE_E_PARSE, 0, "%s: current-context is not a string", source);
     if (!kind || json_is_null(kind))
         json_object_set_new(root, "kind", json_string("Config"));
     if (!api || json_is_null(api))
@@ -470,7 +470,7 @@ static json_t *parse_doc(const char *text, size_t len, const char *source, cce_e
         json_error_t je;
         root = json_loadb(text, len, 0, &je);
         if (!root) {
-            cce_set_error(err, "PARSE", 0, "%s:%d:%d: %s", source, je.line, je.column, je.text);
+            cce_set_error(err, CCE_E_PARSE, 0, "%s:%d:%d: %s", source, je.line, je.column, je.text);
             return NULL;
         }
     } else if ((root = cce_yaml_load(text, len, source, err)) == NULL) {
@@ -515,7 +515,7 @@ int cce_kubeconfig_to_yaml(const cce_kubeconfig *kc, char **out, size_t *len, cc
     cce_buf b = {0};
     if (cce_yaml_dump(kc->root, &b) < 0 || !(*out = cce_buf_steal(&b, len))) {
         cce_buf_free(&b);
-        return cce_set_error(err, "NOMEM", 0, "out of memory while writing YAML");
+        return cce_set_error(err, CCE_E_NOMEM, 0, "out of memory while writing YAML");
     }
     return 0;
 }
@@ -526,7 +526,7 @@ int cce_kubeconfig_to_json(const cce_kubeconfig *kc, int pretty, char **out, siz
     size_t flags = JSON_SORT_KEYS | (pretty ? JSON_INDENT(2) : JSON_COMPACT);
     char *s = json_dumps(kc->root, flags);
     if (!s)
-        return cce_set_error(err, "NOMEM", 0, "out of memory while writing JSON");
+        return cce_set_error(err, CCE_E_NOMEM, 0, "out of memory while writing JSON");
     size_t n = strlen(s);
     if (pretty) {
         char *t = realloc(s, n + 2);
@@ -557,7 +557,7 @@ int cce_kubeconfig_use_context(cce_kubeconfig *kc, const char *name, cce_error *
         return 0;
     }
     if (find_raw(kc, CCE_KC_CONTEXTS, name) < 0)
-        return cce_set_error(err, "NOT_FOUND", 0, "no context named '%s'", name);
+        return cce_set_error(err, CCE_E_NOT_FOUND, 0, "no context named '%s'", name);
     json_object_set_new(kc->root, "current-context", json_string(name));
     return 0;
 }
@@ -627,12 +627,12 @@ int cce_kubeconfig_set_entry(cce_kubeconfig *kc, enum cce_kc_section s, const ch
                              cce_error *err)
 {
     if ((unsigned)s >= NSECT || !name || !*name)
-        return cce_set_error(err, "INVALID_ARGUMENT", 0, "an entry needs a non-empty name");
+        return cce_set_error(err, CCE_E_INVALID_ARGUMENT, 0, "an entry needs a non-empty name");
     json_error_t je;
     json_t *inner = json_loads(inner_json ? inner_json : "{}", 0, &je);
     if (!json_is_object(inner)) {
         json_decref(inner);
-        return cce_set_error(err, "INVALID_ARGUMENT", 0, "%s '%s': the entry must be a mapping", section_noun[s], name);
+        return cce_set_error(err, CCE_E_INVALID_ARGUMENT, 0, "%s '%s': the entry must be a mapping", section_noun[s], name);
     }
     if (cce_kcschema_check_inner((int)s, inner, "set", name, err) < 0) {
         json_decref(inner);
@@ -649,7 +649,7 @@ int cce_kubeconfig_remove(cce_kubeconfig *kc, enum cce_kc_section s, const char 
 {
     long i = find_raw(kc, s, name);
     if (i < 0)
-        return cce_set_error(err, "NOT_FOUND", 0, "no %s named '%s'", (unsigned)s < NSECT ? section_noun[s] : "entry",
+        return cce_set_error(err, CCE_E_NOT_FOUND, 0, "no %s named '%s'", (unsigned)s < NSECT ? section_noun[s] : "entry",
                              name ? name : "");
     json_t *arr = sect(kc, s);
     if (s == CCE_KC_CONTEXTS)
@@ -669,14 +669,14 @@ static int rename_follow(cce_kubeconfig *kc, int s, const char *from, const char
 int cce_kubeconfig_rename(cce_kubeconfig *kc, enum cce_kc_section s, const char *from, const char *to, cce_error *err)
 {
     if ((unsigned)s >= NSECT || !from || !to || !*to)
-        return cce_set_error(err, "INVALID_ARGUMENT", 0, "rename needs an old and a new, non-empty name");
+        return cce_set_error(err, CCE_E_INVALID_ARGUMENT, 0, "rename needs an old and a new, non-empty name");
     long i = find_raw(kc, s, from);
     if (i < 0)
-        return cce_set_error(err, "NOT_FOUND", 0, "no %s named '%s'", section_noun[s], from);
+        return cce_set_error(err, CCE_E_NOT_FOUND, 0, "no %s named '%s'", section_noun[s], from);
     if (strcmp(from, to) == 0)
         return 0;
     if (find_raw(kc, s, to) >= 0)
-        return cce_set_error(err, "EXISTS", 0, "a %s named '%s' exists already", section_noun[s], to);
+        return cce_set_error(err, CCE_E_EXISTS, 0, "a %s named '%s' exists already", section_noun[s], to);
     /* `from` may be the entry's own name, which the rename frees. */
     char *old = strdup(from);
     json_t *e = old ? entry_mut(kc, s, (size_t)i) : NULL;
@@ -758,7 +758,7 @@ int cce_kubeconfig_remove_context(cce_kubeconfig *kc, const char *name, int keep
 {
     long i = find_raw(kc, CCE_KC_CONTEXTS, name);
     if (i < 0)
-        return cce_set_error(err, "NOT_FOUND", 0, "no context named '%s'", name ? name : "");
+        return cce_set_error(err, CCE_E_NOT_FOUND, 0, "no context named '%s'", name ? name : "");
     json_t *ctx = json_object_get(json_array_get(sect(kc, CCE_KC_CONTEXTS), (size_t)i), "context");
     char *cluster = cce_strdup(json_string_value(json_object_get(ctx, "cluster")));
     char *user = cce_strdup(json_string_value(json_object_get(ctx, "user")));
@@ -784,9 +784,9 @@ int cce_kubeconfig_merge(cce_kubeconfig *kc, const cce_kubeconfig *other, unsign
     if (stats)
         *stats = st;
     if (!kc || !other)
-        return cce_set_error(err, "INVALID_ARGUMENT", 0, "merge needs two kubeconfigs");
+        return cce_set_error(err, CCE_E_INVALID_ARGUMENT, 0, "merge needs two kubeconfigs");
     if (flags & ~(unsigned)(CCE_MERGE_REPLACE | CCE_MERGE_SET_CURRENT))
-        return cce_set_error(err, "INVALID_ARGUMENT", 0, "merge: unknown flags 0x%x",
+        return cce_set_error(err, CCE_E_INVALID_ARGUMENT, 0, "merge: unknown flags 0x%x",
                              flags & ~(unsigned)(CCE_MERGE_REPLACE | CCE_MERGE_SET_CURRENT));
     int rc = 0;
     for (int s = 0; s < NSECT && rc == 0; s++) {
@@ -802,7 +802,7 @@ int cce_kubeconfig_merge(cce_kubeconfig *kc, const cce_kubeconfig *other, unsign
             }
             /* Shared, not copied: both objects change entries copy-on-write. */
             if (put_entry_json(kc, s, json_incref(e)) < 0) {
-                rc = cce_set_error(err, "NOMEM", 0, "out of memory merging %s '%s'", section_noun[s], entry_name(e));
+                rc = cce_set_error(err, CCE_E_NOMEM, 0, "out of memory merging %s '%s'", section_noun[s], entry_name(e));
                 break;
             }
             if (at >= 0)
@@ -897,7 +897,7 @@ static int read_entry_file(const char *path, const char *from_file, cce_buf *out
     int missing = 0;
     int rc = cce_file_read(full, out, &missing, err);
     if (rc == 0 && missing) {
-        rc = cce_set_error(err, "IO", 0, "cannot read %s: no such file", full);
+        rc = cce_set_error(err, CCE_E_IO, 0, "cannot read %s: no such file", full);
         cce_buf_free(out);
     }
     free(full);
@@ -941,12 +941,12 @@ cce_kubeconfig *cce_kubeconfig_select(const cce_kubeconfig *kc, const char *cont
     if (!context)
         context = cce_kubeconfig_current_context(kc);
     if (!context) {
-        cce_set_error(err, "NOT_FOUND", 0, "no context given and current-context is not set");
+        cce_set_error(err, CCE_E_NOT_FOUND, 0, "no context given and current-context is not set");
         return NULL;
     }
     long ci = find_raw(kc, CCE_KC_CONTEXTS, context);
     if (ci < 0) {
-        cce_set_error(err, "NOT_FOUND", 0, "no context named '%s'", context);
+        cce_set_error(err, CCE_E_NOT_FOUND, 0, "no context named '%s'", context);
         return NULL;
     }
     cce_kubeconfig *out = cce_kubeconfig_new();
@@ -990,7 +990,7 @@ static int entry_cert(const cce_kubeconfig *kc, int s, const char *name, const c
 {
     long i = find_raw(kc, s, name);
     if (i < 0)
-        return cce_set_error(err, "NOT_FOUND", 0, "no %s named '%s'", section_noun[s], name ? name : "");
+        return cce_set_error(err, CCE_E_NOT_FOUND, 0, "no %s named '%s'", section_noun[s], name ? name : "");
     json_t *inner = json_object_get(json_array_get(sect(kc, s), (size_t)i), inner_key[s]);
     char data_field[64];
     snprintf(data_field, sizeof data_field, "%s-data", field);
@@ -1011,9 +1011,9 @@ static int entry_cert(const cce_kubeconfig *kc, int s, const char *name, const c
                           : json_object_get(inner, "token") || json_object_get(inner, "tokenFile") ? "a token"
                           : json_object_get(inner, "username")                                     ? "a password"
                                                                     : "no credentials";
-        return cce_set_error(err, "NO_CERT", 0, "user '%s' has no client certificate (it uses %s)", name, how);
+        return cce_set_error(err, CCE_E_NO_CERT, 0, "user '%s' has no client certificate (it uses %s)", name, how);
     } else {
-        return cce_set_error(err, "NO_CERT", 0, "cluster '%s' has no certificate authority", name);
+        return cce_set_error(err, CCE_E_NO_CERT, 0, "cluster '%s' has no certificate authority", name);
     }
     if (rc < 0 && err && err->message && strncmp(err->message, section_noun[s], strlen(section_noun[s])) != 0) {
         /* Say which entry the unreadable certificate belongs to. */
@@ -1021,7 +1021,7 @@ static int entry_cert(const cce_kubeconfig *kc, int s, const char *name, const c
         err->message = NULL;
         char code[sizeof err->code];
         memcpy(code, err->code, sizeof code);
-        cce_set_error(err, code, 0, "%s '%s': %s", section_noun[s], name, m);
+        cce_set_error_code(err, err->kind, code, 0, "%s '%s': %s", section_noun[s], name, m);
         free(m);
     }
     return rc;
@@ -1514,7 +1514,7 @@ static int save_plan(save_job *j, cce_error *err)
         if (j->own >= 0 && kc->nfiles > 1)
             j->own = -1; /* one file of several: treat it as a new target */
     } else if (kc->nfiles == 0) {
-        return cce_set_error(err, "INVALID_ARGUMENT", 0, "this kubeconfig was not loaded from a file: give save() a path");
+        return cce_set_error(err, CCE_E_INVALID_ARGUMENT, 0, "this kubeconfig was not loaded from a file: give save() a path");
     }
     j->own_files = !j->overwrite && (!j->path || j->own >= 0);
     compact(kc); /* the rebase walks the sections as lists */

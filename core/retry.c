@@ -67,7 +67,7 @@ int cce_http_outcome(cce_client *c, int attempt, int cc, const cce_http_resp *re
     if (cc == CURLE_OK && resp->status >= 200 && resp->status < 300)
         return 0;
     if (resp->too_large || cc == CURLE_FILESIZE_EXCEEDED)
-        return cce_set_error(err, "TOO_LARGE", (int)resp->status,
+        return cce_set_error(err, CCE_E_TOO_LARGE, (int)resp->status,
                              "%s: the response is larger than the %zu-byte limit (max_response)", what, c->max_response);
     const char *why = NULL;
     *delay = cce_retry_delay_ms(c, attempt, cc, resp->status, resp->retry_after_ms, &why);

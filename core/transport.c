@@ -294,10 +294,10 @@ int cce_loop_init(cce_loop *l, CURLM *multi, cce_error *err)
     l->timer_ms = -1;
     if (!multi) {
         l->epfd = -1;
-        return cce_set_error(err, "NOMEM", 0, "out of memory (curl multi handle)");
+        return cce_set_error(err, CCE_E_NOMEM, 0, "out of memory (curl multi handle)");
     }
     if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
-        return cce_set_error(err, "NOMEM", 0, "cannot create an epoll instance: %s", strerror(errno));
+        return cce_set_error(err, CCE_E_NOMEM, 0, "cannot create an epoll instance: %s", strerror(errno));
     curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, l);
     curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
@@ -423,7 +423,7 @@ int cce_http_call(cce_client *c, const char *method, const char *path, const cha
 {
     cce_buf url = {0};
     if (cce_http_url(c, path, &url) < 0)
-        return cce_set_error(err, "NOMEM", 0, "out of memory");
+        return cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
 
     CURL *h = c->easy;
     cce_xfer x = {c, resp};
@@ -466,7 +466,7 @@ int cce_http_call(cce_client *c, const char *method, const char *path, const cha
     }
     if (sig) {
         cce_http_resp_reset(resp);
-        cce_set_error(err, "INTERRUPTED", 0, "%s: interrupted by %s", what, signal_name(sig));
+        cce_set_error(err, CCE_E_INTERRUPTED, 0, "%s: interrupted by %s", what, signal_name(sig));
         rc = -1;
     }
     int caught = cce_stop_end(&stop);

@@ -81,23 +81,47 @@ void cce_error_clear(cce_error *err)
     memset(err, 0, sizeof *err);
 }
 
-int cce_set_error(cce_error *err, const char *code, int status, const char *fmt, ...)
+static const char *const kind_names[] = {
+    "",
+#define CCE_E_NAME_(name, what) #name,
+    CCE_ERROR_KINDS(CCE_E_NAME_)
+#undef CCE_E_NAME_
+};
+static const char *const kind_texts[] = {
+    "",
+#define CCE_E_TEXT_(name, what) what,
+    CCE_ERROR_KINDS(CCE_E_TEXT_)
+#undef CCE_E_TEXT_
+};
+
+const char *cce_error_kind_name(cce_error_kind kind)
+{
+    return (unsigned)kind < CCE_E_COUNT_ ? kind_names[kind] : "";
+}
+
+const char *cce_error_kind_describe(cce_error_kind kind)
+{
+    return (unsigned)kind < CCE_E_COUNT_ ? kind_texts[kind] : "";
+}
+
+static int set_error_v(cce_error *err, cce_error_kind kind, const char *code, int status, const char *fmt, va_list ap0)
 {
     if (!err)
         return -1;
     free(err->message);
     err->message = NULL;
+    err->kind = kind;
     /* Messages carry server text (error bodies, cluster names): escaped, see errors.c. */
-    cce_escape_control(code, err->code, sizeof err->code);
+    cce_escape_control(code && *code ? code : cce_error_kind_name(kind), err->code, sizeof err->code);
     err->status = status;
     err->request_id[0] = '\0';
     va_list ap;
-    va_start(ap, fmt);
+    va_copy(ap, ap0);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     char *raw = n >= 0 ? malloc((size_t)n + 1) : NULL;
     if (raw) {
-        va_start(ap, fmt);
+        va_copy(ap, ap0);
         vsnprintf(raw, (size_t)n + 1, fmt, ap);
         va_end(ap);
         size_t cap = (size_t)n * 6 + 1; /* the longest escape is 6 bytes for 1 or 2 */
@@ -109,5 +133,23 @@ int cce_set_error(cce_error *err, const char *code, int status, const char *fmt,
         }
         free(raw);
     }
+    return -1;
+}
+
+int cce_set_error(cce_error *err, cce_error_kind kind, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_error_v(err, kind, NULL, status, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int cce_set_error_code(cce_error *err, cce_error_kind kind, const char *code, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_error_v(err, kind, code, status, fmt, ap);
+    va_end(ap);
     return -1;
 }

@@ -208,7 +208,7 @@ static int cert_fail(cce_error *err, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
-        cce_set_error(err, "CERT", 0, "%s", msg);
+        cce_set_error(err, CCE_E_CERT, 0, "%s", msg);
     }
     /* Left behind, these would be blamed on whatever the caller does next with OpenSSL (curl's TLS, for one). */
     ERR_clear_error();
@@ -854,7 +854,7 @@ static int read_pem(const unsigned char *pem, const unsigned char *end, cce_cert
     unsigned char small[4096];
     unsigned char *der = room <= sizeof small ? small : malloc(room);
     if (!der)
-        return cce_set_error(err, "NOMEM", 0, "out of memory decoding PEM");
+        return cce_set_error(err, CCE_E_NOMEM, 0, "out of memory decoding PEM");
     int rc = b64_decode_into(body, n, der, &dn) < 0
                  ? cert_fail(err, "not a PEM or DER certificate: %s (bad base64)", what)
                  : describe(der, dn, what, out, err);
@@ -888,7 +888,7 @@ static int parse(const unsigned char *data, size_t len, int allow_base64, cce_ce
         int nomem = 0;
         unsigned char *dec = b64_decode(data + skip, len - skip, &dn, &nomem);
         if (!dec)
-            return nomem ? cce_set_error(err, "NOMEM", 0, "out of memory decoding base64")
+            return nomem ? cce_set_error(err, CCE_E_NOMEM, 0, "out of memory decoding base64")
                          : cert_fail(err, "not a PEM or DER certificate");
         size_t k = 0;
         while (k < dn && is_space(dec[k]))
@@ -904,10 +904,10 @@ static int parse(const unsigned char *data, size_t len, int allow_base64, cce_ce
 int cce_cert_parse(const void *data, size_t len, cce_cert_info *out, cce_error *err)
 {
     if (!out)
-        return cce_set_error(err, "INVALID_ARGUMENT", 0, "cce_cert_parse: no output");
+        return cce_set_error(err, CCE_E_INVALID_ARGUMENT, 0, "cce_cert_parse: no output");
     memset(out, 0, sizeof *out);
     if (!data || len == 0)
-        return cce_set_error(err, "CERT", 0, "empty certificate data");
+        return cce_set_error(err, CCE_E_CERT, 0, "empty certificate data");
     int rc = parse(data, len, 1, out, err);
     if (rc < 0)
         memset(out, 0, sizeof *out);
@@ -933,13 +933,13 @@ static void wipe_free(unsigned char *p, size_t n)
 int cce_cert_parse_file(const char *path, cce_cert_info *out, cce_error *err)
 {
     if (!out || !path)
-        return cce_set_error(err, "INVALID_ARGUMENT", 0, "cce_cert_parse_file: no %s", path ? "output" : "path");
+        return cce_set_error(err, CCE_E_INVALID_ARGUMENT, 0, "cce_cert_parse_file: no %s", path ? "output" : "path");
     memset(out, 0, sizeof *out);
     char ebuf[128];
     FILE *f = fopen(path, "rb");
     if (!f) {
         errno_text(errno, ebuf, sizeof ebuf);
-        return cce_set_error(err, "IO", 0, "cannot open certificate file '%s': %s", path, ebuf);
+        return cce_set_error(err, CCE_E_IO, 0, "cannot open certificate file '%s': %s", path, ebuf);
     }
     /* Grown by hand rather than realloc so that no copy is left unwiped. One byte past the
        limit tells "exactly 1 MiB" from "more". */
@@ -971,18 +971,18 @@ int cce_cert_parse_file(const char *path, cce_cert_info *out, cce_error *err)
     }
     fclose(f);
     if (!buf) {
-        rc = cce_set_error(err, "NOMEM", 0, "out of memory reading '%s'", path);
+        rc = cce_set_error(err, CCE_E_NOMEM, 0, "out of memory reading '%s'", path);
     } else if (read_errno) {
         errno_text(read_errno, ebuf, sizeof ebuf);
-        rc = cce_set_error(err, "IO", 0, "cannot read certificate file '%s': %s", path, ebuf);
+        rc = cce_set_error(err, CCE_E_IO, 0, "cannot read certificate file '%s': %s", path, ebuf);
     } else if (n > limit) {
-        rc = cce_set_error(err, "CERT", 0, "certificate file '%s' is too large (over %zu bytes)", path, limit);
+        rc = cce_set_error(err, CCE_E_CERT, 0, "certificate file '%s' is too large (over %zu bytes)", path, limit);
     } else {
         cce_error e2;
         memset(&e2, 0, sizeof e2);
         rc = cce_cert_parse(buf, n, out, &e2);
         if (rc < 0)
-            cce_set_error(err, e2.code, e2.status, "%s: %s", path, e2.message ? e2.message : "invalid certificate");
+            cce_set_error_code(err, e2.kind, e2.code, e2.status, "%s: %s", path, e2.message ? e2.message : "invalid certificate");
         cce_error_clear(&e2);
     }
     wipe_free(buf, n);

@@ -527,14 +527,14 @@ static int fail_at(loader *L, size_t line, size_t col, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return cce_set_error(L->err, "PARSE", 0, "%s:%zu:%zu: %s", L->source, line + 1, col + 1, msg);
+    return cce_set_error(L->err, CCE_E_PARSE, 0, "%s:%zu:%zu: %s", L->source, line + 1, col + 1, msg);
 }
 
 #define FAIL_MARK(L, mark, ...) fail_at((L), (mark).line, (mark).column, __VA_ARGS__)
 
 static int fail_nomem(loader *L)
 {
-    return cce_set_error(L->err, "NOMEM", 0, "%s: out of memory while parsing YAML", L->source);
+    return cce_set_error(L->err, CCE_E_NOMEM, 0, "%s: out of memory while parsing YAML", L->source);
 }
 
 /*

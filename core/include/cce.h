@@ -29,24 +29,59 @@ extern "C" {
 /* ------------------------------------------------------------------ errors */
 
 /*
- * An operational error.  `code` is a stable, machine-readable string:
- *   "CCE.01404001", "APIG.0101", ...  the service's own error code, when the body had one
- *   "HTTP_<status>"                   an HTTP error whose body named no code
- *   "TIMEOUT" "TLS" "CONNECT" "RESOLVE" "NETWORK"   transport failures
- *   "BAD_RESPONSE"                    a 2xx answer that is not what the API documents
- *   "TOO_LARGE"                       a response past the client's size cap
- *   "INVALID_ARGUMENT"                refused before anything was sent
- *   "CONFIG"                          missing or contradictory configuration
- *   "INTERRUPTED"                     SIGINT/SIGTERM stopped the call (stop_on_signals)
- *   "PARSE" "IO" "NOMEM"
- * `status` is the HTTP status (0 when no response arrived), `message` a
- * human-readable sentence, `request_id` the service's request id ("" if none).
+ * Every kind of operational error, as curl's CURLcode: X(NAME, "meaning").
+ * err->kind is CCE_E_<NAME>; err->code is the kind's name, except for
+ * CCE_E_SERVICE and CCE_E_HTTP, whose code comes from the answer.
+ */
+#define CCE_ERROR_KINDS(X)                                                                                  \
+    X(SERVICE, "the service's own error code, when the body had one: \"CCE.01404001\", \"APIG.0101\"")       \
+    X(HTTP, "an HTTP error whose body named no code: code \"HTTP_<status>\"")                                  \
+    X(TIMEOUT, "the request took longer than the client's timeout")                                          \
+    X(TLS, "the TLS handshake or certificate verification failed")                                           \
+    X(CONNECT, "no connection could be made")                                                                \
+    X(RESOLVE, "the host name did not resolve")                                                              \
+    X(NETWORK, "the connection broke during the exchange")                                                   \
+    X(BAD_RESPONSE, "a 2xx answer that is not what the API documents, or that fails the checks of an answer") \
+    X(TOO_LARGE, "a response past the client's size cap")                                                    \
+    X(INVALID_ARGUMENT, "refused before anything was sent (bad id, duration, option)")                      \
+    X(CONFIG, "missing or contradictory configuration")                                                      \
+    X(INTERRUPTED, "SIGINT/SIGTERM stopped the call (stop_on_signals)")                                      \
+    X(PARSE, "a kubeconfig, YAML or JSON text that cannot be read (message: where and what)")               \
+    X(IO, "a file could not be read, written, locked or created")                                            \
+    X(LOCKED, "another writer holds the kubeconfig's lock (message: who), or the lock file is not a file")  \
+    X(NOT_FOUND, "no entry of that name")                                                                    \
+    X(EXISTS, "the new name of a rename is taken")                                                           \
+    X(CERT, "bytes that are not a certificate")                                                              \
+    X(NO_CERT, "a user that authenticates otherwise (token, exec, auth-provider)")                           \
+    X(NOMEM, "out of memory")
+
+typedef enum cce_error_kind {
+    CCE_E_NONE = 0,
+#define CCE_E_ENUM_(name, what) CCE_E_##name,
+    CCE_ERROR_KINDS(CCE_E_ENUM_)
+#undef CCE_E_ENUM_
+    CCE_E_COUNT_
+} cce_error_kind;
+
+/* "IO" for CCE_E_IO; "" for CCE_E_NONE or an unknown value. */
+const char *cce_error_kind_name(cce_error_kind kind);
+/* The sentence of CCE_ERROR_KINDS for it ("" when unknown). */
+const char *cce_error_kind_describe(cce_error_kind kind);
+
+/*
+ * An operational error.  `kind` says what went wrong (CCE_ERROR_KINDS); `code`
+ * is its stable, machine-readable string: the kind's name, or for
+ * CCE_E_SERVICE/CCE_E_HTTP the service's code or "HTTP_<status>".  `status`
+ * is the HTTP status (0 when no response arrived), `message` a human-readable
+ * sentence with control characters escaped, `request_id` the service's
+ * request id ("" if none).
  */
 typedef struct cce_error {
     char code[64];
     int status;
     char request_id[96];
     char *message;  /* heap, may be NULL; freed by cce_error_clear() */
+    cce_error_kind kind;
 } cce_error;
 
 void cce_error_clear(cce_error *err);

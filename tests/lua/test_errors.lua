@@ -66,6 +66,7 @@ function TestErrors:test_real_401_404()
   local c = sim:client{ token = "wrong-token" }
   local err = cert_err(c)
   lu.assertEquals(err.code, "CCE.01401001")
+  lu.assertEquals(err.kind, "SERVICE")   -- the service named its own code
   lu.assertEquals(err.status, 401)
   lu.assertNotStrContains(tostring(err), "wrong-token")
   lu.assertEquals(sim:stats().requests.clustercert, 1) -- no retry on 401
@@ -97,6 +98,7 @@ function TestErrors:test_validation_sends_nothing()
     local kc, err = c:clustercert(ids["prod-000"], { duration = d })
     lu.assertNil(kc)
     lu.assertEquals(err.code, "INVALID_ARGUMENT")
+    lu.assertEquals(err.kind, "INVALID_ARGUMENT")
     lu.assertStrContains(err.message, "duration " .. d .. " is not valid: use 1 to 1825 days, or -1")
   end
   -- The same for a batch, per item and as the batch's default.

@@ -465,7 +465,7 @@ static void test_control_characters_escaped(void)
     CHECK_CONTAINS(e.message, "text/html\\x1b[8m");
     cce_error_from_transport(CURLE_RECV_ERROR, "peer said \x1b[1mhi", NULL, "w", &e);
     CHECK_CONTAINS(e.message, "peer said \\x1b[1mhi");
-    cce_set_error(&e, "X\n", 0, "cluster '%s' clashes", "evil\x1b]52;c;AAAA\x07");
+    cce_set_error_code(&e, CCE_E_SERVICE, "X\n", 0, "cluster '%s' clashes", "evil\x1b]52;c;AAAA\x07");
     CHECK_STR(e.code, "X\\n");
     CHECK_STR(e.message, "cluster 'evil\\x1b]52;c;AAAA\\x07' clashes");
     cce_error_clear(&e);
@@ -559,6 +559,38 @@ static void test_batch_after_interrupted(void)
     cce_client_free(c);
 }
 
+/* One table of error kinds: names as the codes scripts compare, every kind described. */
+static void test_error_kinds(void)
+{
+    CHECK_STR(cce_error_kind_name(CCE_E_IO), "IO");
+    CHECK_STR(cce_error_kind_name(CCE_E_BAD_RESPONSE), "BAD_RESPONSE");
+    CHECK_STR(cce_error_kind_name(CCE_E_NONE), "");
+    CHECK_STR(cce_error_kind_name((cce_error_kind)999), "");
+    for (int k = CCE_E_NONE + 1; k < CCE_E_COUNT_; k++) {
+        CHECK(*cce_error_kind_name((cce_error_kind)k) != '\0');
+        CHECK(strlen(cce_error_kind_describe((cce_error_kind)k)) > 10);
+    }
+    cce_error e = {0};
+    cce_set_error(&e, CCE_E_LOCKED, 0, "held by %d", 7);
+    CHECK(e.kind == CCE_E_LOCKED);
+    CHECK_STR(e.code, "LOCKED");
+    CHECK_STR(e.message, "held by 7");
+    cce_http_resp r = {0};
+    resp_set(&r, 404, "application/json", NULL, "{\"error_code\":\"CCE.01404001\",\"error_msg\":\"gone\"}");
+    cce_error_from_response(&r, "get", &e);
+    CHECK(e.kind == CCE_E_SERVICE);
+    CHECK_STR(e.code, "CCE.01404001");
+    resp_set(&r, 418, "text/plain", NULL, "");
+    cce_error_from_response(&r, "get", &e);
+    CHECK(e.kind == CCE_E_HTTP);
+    CHECK_STR(e.code, "HTTP_418");
+    cce_error_from_transport(CURLE_OPERATION_TIMEDOUT, NULL, NULL, "get", &e);
+    CHECK(e.kind == CCE_E_TIMEOUT);
+    CHECK_STR(e.code, "TIMEOUT");
+    cce_error_clear(&e);
+    cce_http_resp_free(&r);
+}
+
 int main(void)
 {
     unsetenv("CCE_ENDPOINT");
@@ -571,6 +603,7 @@ int main(void)
     test_response_model();
     test_log_levels();
     test_control_characters_escaped();
+    test_error_kinds();
     test_trace_redaction();
     test_batch_after_interrupted();
     return check_report("test_core");
