@@ -14,6 +14,13 @@ if [ "${1:-}" = --sanitize ]; then
   export LSAN_OPTIONS=${LSAN_OPTIONS:-}
 fi
 cmake -S . -B "$build" "${flags[@]}" >/dev/null
-cmake --build "$build" -j"$(nproc)" -- --no-print-directory 2>&1 | grep -E "warning|error|Error" && { echo "test.sh: the build has warnings or errors" >&2; exit 1; }
+# Diagnostics, not file names (core/errors.c): "file:line:col: warning:" and make's "Error N".
+log="$build/build.log"
+if ! cmake --build "$build" -j"$(nproc)" -- --no-print-directory >"$log" 2>&1 ||
+   grep -E "warning:|error:|\*\*\* .*Error [0-9]" "$log"; then
+  grep -E "warning:|error:|Error" "$log" | head -40 >&2
+  echo "test.sh: the build has warnings or errors (all of it in $log)" >&2
+  exit 1
+fi
 cd "$build"
 ctest --output-on-failure -j"$(nproc)"
