@@ -20,6 +20,8 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
@@ -1084,48 +1086,127 @@ static EVP_PKEY *key_of_block(const char *name, const unsigned char *der, long l
     return NULL;
 }
 
-/*
- * An EC key's public point and curve straight from the provider (a few us),
- * against the certificate's id-ecPublicKey SubjectPublicKeyInfo: 1 when the
- * curve and the encoded point are the same, else 0 (then the slower ways decide).
- */
-static int ec_same_key(const cert_der *cd, EVP_PKEY *pk)
+/* The curve OID TLV and the public point of a certificate's id-ecPublicKey SubjectPublicKeyInfo. */
+static int cert_ec_key(const cert_der *cd, tlv *curve, tlv *point)
 {
     static const unsigned char id_ec_public_key[] = {0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01};
-    if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC)
-        return 0;
     const unsigned char *p = cd->spki.c, *end = cd->spki.c + cd->spki.len;
-    tlv alg, bits, oid, curve;
-    if (der_expect(&p, end, 0x30, &alg) < 0 || der_expect(&p, end, 0x03, &bits) < 0 || p != end || bits.len < 2 ||
-        bits.c[0] != 0)
-        return 0;
+    tlv alg, oid;
+    if (der_expect(&p, end, 0x30, &alg) < 0 || der_expect(&p, end, 0x03, point) < 0 || p != end || point->len < 2 ||
+        point->c[0] != 0)
+        return -1;
     const unsigned char *q = alg.c, *qe = alg.c + alg.len;
     if (der_expect(&q, qe, 0x06, &oid) < 0 || oid.full != sizeof id_ec_public_key ||
-        memcmp(oid.start, id_ec_public_key, sizeof id_ec_public_key) != 0 || der_expect(&q, qe, 0x06, &curve) < 0 ||
-        q != qe || curve.full > LONG_MAX)
-        return 0;
-    char group[80];
-    unsigned char point[160];
-    size_t glen = 0, plen = 0;
-    if (!EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen) ||
-        !EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof point, &plen))
-        return 0;
-    const unsigned char *c = curve.start;
-    ASN1_OBJECT *o = d2i_ASN1_OBJECT(NULL, &c, (long)curve.full);
-    int nid = o ? OBJ_obj2nid(o) : NID_undef;
-    ASN1_OBJECT_free(o);
-    return nid != NID_undef && nid == OBJ_txt2nid(group) && bits.len - 1 == plen && memcmp(bits.c + 1, point, plen) == 0;
+        memcmp(oid.start, id_ec_public_key, sizeof id_ec_public_key) != 0 || der_expect(&q, qe, 0x06, curve) < 0 ||
+        q != qe)
+        return -1;
+    point->c++; /* past the BIT STRING's unused-bits byte */
+    point->len--;
+    return 0;
 }
 
 /*
- * Whether `pk` is the certificate's key.  Equal SubjectPublicKeyInfo bytes
- * settle it at once; otherwise (another but equivalent encoding, such as a
- * compressed point) OpenSSL decodes the certificate and compares the keys.
+ * The private scalar and curve OID of an EC key in SEC1 (RFC 5915) or PKCS#8
+ * (RFC 5208) DER; curve->len is 0 when the key does not name its curve.
+ * -1 when it is not an EC key of either shape.
+ */
+static int ec_key_scalar(const char *pem_name, const unsigned char *der, size_t len, tlv *scalar, tlv *curve)
+{
+    static const unsigned char id_ec_public_key[] = {0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01};
+    const unsigned char *p = der, *end = der + len;
+    tlv seq, ver, t;
+    memset(curve, 0, sizeof *curve);
+    if (strcmp(pem_name, "PRIVATE KEY") == 0) {
+        tlv alg, oid, inner;
+        if (der_expect(&p, end, 0x30, &seq) < 0 || p != end)
+            return -1;
+        p = seq.c;
+        end = seq.c + seq.len;
+        if (der_expect(&p, end, 0x02, &ver) < 0 || ver.len != 1 || ver.c[0] != 0 || der_expect(&p, end, 0x30, &alg) < 0 ||
+            der_expect(&p, end, 0x04, &inner) < 0)
+            return -1;
+        const unsigned char *q = alg.c, *qe = alg.c + alg.len;
+        if (der_expect(&q, qe, 0x06, &oid) < 0 || oid.full != sizeof id_ec_public_key ||
+            memcmp(oid.start, id_ec_public_key, sizeof id_ec_public_key) != 0 || der_expect(&q, qe, 0x06, curve) < 0 ||
+            q != qe)
+            return -1;
+        p = inner.c;
+        end = inner.c + inner.len;
+    } else if (strcmp(pem_name, "EC PRIVATE KEY") != 0) {
+        return -1;
+    }
+    if (der_expect(&p, end, 0x30, &seq) < 0 || p != end)
+        return -1;
+    p = seq.c;
+    end = seq.c + seq.len;
+    if (der_expect(&p, end, 0x02, &ver) < 0 || ver.len != 1 || ver.c[0] != 1 || der_expect(&p, end, 0x04, scalar) < 0 ||
+        scalar->len == 0)
+        return -1;
+    while (p < end) { /* [0] parameters, [1] public key: the latter is never trusted */
+        if (der_read(&p, end, &t) < 0)
+            return -1;
+        if (t.tag == 0xA0) {
+            const unsigned char *q = t.c;
+            tlv named;
+            if (der_expect(&q, t.c + t.len, 0x06, &named) < 0 || q != t.c + t.len ||
+                (curve->len && (curve->full != named.full || memcmp(curve->start, named.start, named.full) != 0)))
+                return -1;
+            *curve = named;
+        }
+    }
+    return 0;
+}
+
+/*
+ * An EC key against the certificate: the public point is computed from the
+ * private scalar (never read from the key's optional copy of it, which a
+ * hostile answer could set to the certificate's while the scalar is another:
+ * Go's tls.X509KeyPair, and so kubectl, would then refuse the pair).  1 when
+ * they match, 0 when not, -1 when the key is not an EC key this reads (then
+ * OpenSSL's decoders decide).  EC_GROUP and EC_POINT skip the provider
+ * decoders, which cost ~90 us a key in OpenSSL 3.0.
+ */
+static int ec_key_matches(const cert_der *cd, const char *pem_name, const unsigned char *der, size_t len)
+{
+    tlv scalar, kcurve, ccurve, point;
+    if (ec_key_scalar(pem_name, der, len, &scalar, &kcurve) < 0)
+        return -1;
+    if (cert_ec_key(cd, &ccurve, &point) < 0 || ccurve.full > LONG_MAX ||
+        (kcurve.len && (kcurve.full != ccurve.full || memcmp(kcurve.start, ccurve.start, ccurve.full) != 0)))
+        return 0; /* a certificate for another key type or curve */
+    const unsigned char *c = ccurve.start;
+    ASN1_OBJECT *o = d2i_ASN1_OBJECT(NULL, &c, (long)ccurve.full);
+    int nid = o ? OBJ_obj2nid(o) : NID_undef;
+    ASN1_OBJECT_free(o);
+    EC_GROUP *g = nid != NID_undef ? EC_GROUP_new_by_curve_name(nid) : NULL;
+    BIGNUM *d = g && scalar.len <= INT_MAX ? BN_bin2bn(scalar.c, (int)scalar.len, NULL) : NULL;
+    EC_POINT *pub = g ? EC_POINT_new(g) : NULL;
+    unsigned char enc[160];
+    int ok = 0;
+    if (d && pub && !BN_is_zero(d) && BN_cmp(d, EC_GROUP_get0_order(g)) < 0 &&
+        EC_POINT_mul(g, pub, d, NULL, NULL, NULL) == 1) {
+        point_conversion_form_t form = point.c[0] == 0x02 || point.c[0] == 0x03 ? POINT_CONVERSION_COMPRESSED
+                                                                                : POINT_CONVERSION_UNCOMPRESSED;
+        size_t n = EC_POINT_point2oct(g, pub, form, enc, sizeof enc, NULL);
+        ok = n > 0 && n == point.len && memcmp(enc, point.c, n) == 0;
+    }
+    BN_clear_free(d);
+    EC_POINT_free(pub);
+    EC_GROUP_free(g);
+    return ok;
+}
+
+/*
+ * Whether `pk` is the certificate's key and a consistent pair (the public
+ * half really belongs to the private one, as Go's tls.X509KeyPair checks).
  */
 static int key_matches(const cert_der *cd, EVP_PKEY *pk)
 {
-    if (ec_same_key(cd, pk))
-        return 1;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+    int pair = ctx && EVP_PKEY_pairwise_check(ctx) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    if (!pair)
+        return 0;
     unsigned char *spki = NULL;
     int n = i2d_PUBKEY(pk, &spki);
     int same = n > 0 && (size_t)n == cd->spki.full && memcmp(spki, cd->spki.start, (size_t)n) == 0;
@@ -1195,6 +1276,15 @@ int cce_credential_check(const char *cert_b64, const char *key_b64, time_t now, 
     /* An encrypted key is nothing kubectl could use; and no pass phrase is ever asked for. */
     if (headers || strcmp(kname, "ENCRYPTED PRIVATE KEY") == 0) {
         why_set(why, cap, "client-key-data is an encrypted private key");
+        goto out;
+    }
+    int ec = ec_key_matches(&cd, kname, kder, (size_t)klen);
+    if (ec == 0) {
+        why_set(why, cap, "client key does not match the certificate");
+        goto out;
+    }
+    if (ec == 1) {
+        rc = 0;
         goto out;
     }
     if (!(pk = key_of_block(kname, kder, klen))) {

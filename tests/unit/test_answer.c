@@ -7,6 +7,7 @@
  * are made here with OpenSSL.
  */
 #include <errno.h>
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -102,6 +103,51 @@ static char *key_b64_traditional(EVP_PKEY *k)
     return s;
 }
 
+/*
+ * k's key in `form` (0 PKCS#8, 1 traditional SEC1) with its private scalar
+ * replaced by k2's: the key still carries k's public point, so only a check
+ * that computes the point from the scalar sees that it is not k's key.
+ */
+static char *forged_key_b64(EVP_PKEY *k, EVP_PKEY *k2, int traditional)
+{
+    BIGNUM *d1 = NULL, *d2 = NULL;
+    unsigned char s1[32], s2[32];
+    if (!EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_PRIV_KEY, &d1) ||
+        !EVP_PKEY_get_bn_param(k2, OSSL_PKEY_PARAM_PRIV_KEY, &d2) || BN_bn2binpad(d1, s1, 32) != 32 ||
+        BN_bn2binpad(d2, s2, 32) != 32)
+        return NULL;
+    BN_clear_free(d1);
+    BN_clear_free(d2);
+    BIO *m = BIO_new(BIO_s_mem());
+    if (traditional)
+        PEM_write_bio_PrivateKey_traditional(m, k, NULL, NULL, 0, NULL, NULL);
+    else
+        PEM_write_bio_PrivateKey(m, k, NULL, NULL, 0, NULL, NULL);
+    char *name = NULL, *hdr = NULL;
+    unsigned char *der = NULL;
+    long len = 0;
+    char *out = NULL;
+    if (PEM_read_bio(m, &name, &hdr, &der, &len) == 1) {
+        unsigned char *at = NULL;
+        for (long i = 0; i + 32 <= len && !at; i++)
+            if (memcmp(der + i, s1, 32) == 0)
+                at = der + i;
+        if (at) {
+            memcpy(at, s2, 32);
+            BIO *m2 = BIO_new(BIO_s_mem());
+            PEM_write_bio(m2, name, "", der, len);
+            out = b64_of_bio(m2);
+            BIO_free(m2);
+        }
+    }
+    OPENSSL_free(name);
+    OPENSSL_free(hdr);
+    OPENSSL_free(der);
+    BIO_free(m);
+    return out;
+}
+static char *FORGED_KEY, *FORGED_TRAD_KEY;
+
 static int make_fixtures(void)
 {
     EVP_PKEY *ca = new_key(), *k = new_key(), *k2 = new_key();
@@ -123,6 +169,10 @@ static int make_fixtures(void)
     if (!rsax || !packedx)
         return -1;
     TRAD_KEY = key_b64_traditional(k);
+    FORGED_KEY = forged_key_b64(k, k2, 0);
+    FORGED_TRAD_KEY = forged_key_b64(k, k2, 1);
+    if (!FORGED_KEY || !FORGED_TRAD_KEY)
+        return -1;
     RSA_CERT = cert_b64(rsax);
     RSA_KEY = key_b64_traditional(rsa);
     PACKED_CERT = cert_b64(packedx);
@@ -287,7 +337,9 @@ static void test_key_forms(void)
         if (rc != 0)
             fprintf(stderr, "  pair %zu: %s\n", i, why);
     }
-    const char *wrong[][2] = {{RSA_CERT, KEY}, {CERT, RSA_KEY}, {PACKED_CERT, KEY}, {CERT, PACKED_KEY}};
+    /* The forged keys carry the certificate's public point beside another scalar. */
+    const char *wrong[][2] = {{RSA_CERT, KEY},          {CERT, RSA_KEY},   {PACKED_CERT, KEY},
+                              {CERT, PACKED_KEY},       {CERT, FORGED_KEY}, {CERT, FORGED_TRAD_KEY}};
     for (size_t i = 0; i < sizeof wrong / sizeof *wrong; i++) {
         char why[256] = "";
         CHECK(cce_credential_check(wrong[i][0], wrong[i][1], time(NULL), why, sizeof why) == -1);
