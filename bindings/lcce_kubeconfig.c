@@ -358,12 +358,8 @@ static int l_save(lua_State *L)
     if (!lua_isnoneornil(L, opt)) {
         luaL_checktype(L, opt, LUA_TTABLE);
         lua_getfield(L, opt, "lock_timeout");
-        if (!lua_isnil(L, -1)) {
-            lua_Number t = luaL_checknumber(L, -1);
-            if (!(t > 0) || t > 3600)
-                return luaL_error(L, "save: lock_timeout must be between 0 and 3600 seconds");
-            o.lock_timeout_ms = (long)(t * 1000 + 0.5);
-        }
+        if (!lua_isnil(L, -1)) /* one rounding for every option of seconds: a tiny value is not "default" */
+            o.lock_timeout_ms = lcce_opt_seconds_ms(L, -1, "save", "lock_timeout", 3600);
         lua_pop(L, 1);
         o.overwrite = opt_bool(L, opt, "overwrite");
         lua_getfield(L, opt, "on_notice");

@@ -6,15 +6,15 @@
 -- gets a new certificate in the kubeconfig (its entry is added when missing); the entries
 -- of other clusters and everything else in the file stay as they were. The same rotation
 -- as rotate_all.lua (scripts/cceauto/rotate.lua) with --force, on a version filter.
+local cce = require "cce"
 local cli = require "cceauto.cli"
-local fleet = require "cceauto.fleet"
 local rotate = require "cceauto.rotate"
 
 local parser = cli.parser("renew_version.lua",
   "Renew the kubeconfig entries of the clusters on a given Kubernetes version.")
 parser:option("--version", "Kubernetes version of the clusters to renew, a shell glob such as 'v1.28*' (required).")
   :argname("GLOB"):count(1):convert(function(s)
-    local ok, err = fleet.glob_to_pattern(s)
+    local ok, err = cce.glob_check(s)
     if not ok then return nil, err end
     return s
   end)

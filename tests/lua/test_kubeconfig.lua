@@ -629,6 +629,23 @@ function TestKubeconfig:test_cli_mkdir_p_loads_nothing()
   lu.assertStrContains(err, tmp .. "/cli-file")
 end
 
+-- A lock held by a live process (pid 1) with a tiny lock_timeout: LOCKED at once. The old
+-- rounding made 0.0001 s into 0 ms, which means "default" (10 s).
+function TestKubeconfig:test_tiny_lock_timeout_is_a_timeout()
+  local path = tmp .. "/held.yaml"
+  write(path, BASE)
+  local host = io.popen("hostname"):read("l")
+  write(path .. ".lock", "1 " .. host .. "\n")
+  local kc = assert(cce.kubeconfig.load(path))
+  assert(kc:rename_context("mk-exec", "mk-exec-2"))
+  local t0 = os.time()
+  local ok, err = kc:save(nil, { lock_timeout = 0.0001 })
+  lu.assertNil(ok)
+  lu.assertEquals(err.code, "LOCKED")
+  lu.assertTrue(os.time() - t0 <= 3, "a 0.1 ms lock timeout waited " .. (os.time() - t0) .. " s")
+  os.remove(path .. ".lock")
+end
+
 local rc = lu.LuaUnit.run("-v")
 sim:stop()
 os.execute("rm -rf " .. simctl.quote(tmp))
