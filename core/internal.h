@@ -91,6 +91,27 @@ size_t cce_yaml_base64_decode(const char *s, size_t n, unsigned char *out);
 int cce_kcschema_check(const json_t *root, const char *source, cce_error *err);
 int cce_kcschema_check_inner(int s, const json_t *inner, const char *source, const char *name, cce_error *err);
 
+/* ------------------------------------------------------------- AK/SK signing */
+
+/*
+ * SDK-HMAC-SHA256, the documented AK/SK signature (shared CCE_API.md):
+ * `target` is the path with its query as sent ("/v3/projects?name=x"); every
+ * header in `headers` is signed and X-Sdk-Date must be one of them.  Fills
+ * *out with the canonical request's hash, the signature and the whole
+ * Authorization header value.  The SK is used only as the HMAC key.
+ */
+typedef struct cce_sign_header {
+    const char *name, *value;
+} cce_sign_header;
+typedef struct cce_sign_result {
+    char canonical_hash[65];
+    char signature[65];
+    char authorization[512];
+} cce_sign_result;
+int cce_sign_request(const char *method, const char *target, const cce_sign_header *headers, size_t nh,
+                     const void *body, size_t body_len, const char *ak, const char *sk, cce_sign_result *out,
+                     cce_error *err);
+
 /* ------------------------------------------------------------------ HTTP */
 
 /* One HTTP exchange's outcome, as the retry loop and the error reader see it. */
