@@ -116,12 +116,7 @@ end
 -- ^C while a one-shot call waits out a Retry-After: the call ends at once, the signal
 -- reaches the host as ^C in Lua code would (exit 130, "interrupted!", no traceback),
 -- and no further request is sent.  (It used to wait out every Retry-After, ~60 s each.)
-local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("l"))
-  p:close()
-  return t
-end
+local now = simctl.wall_clock
 
 local function interrupt_during_wait(call, route)
   local dir = simctl.tmpdir()
@@ -136,9 +131,10 @@ print("after the call", r, err)
   f:close()
   local q = simctl.quote
   -- A background job of a non-interactive shell ignores SIGINT: env gives it back.
-  os.execute(string.format("{ env --default-signal=INT %s %s >%s 2>%s & echo $! >%s; wait $!; echo $? >%s; date +%%s.%%N >%s; } "
-    .. "</dev/null >/dev/null 2>&1 &", q(os.getenv("CCEAUTO")), q(script), q(dir .. "/out"), q(dir .. "/err"),
-    q(dir .. "/pid"), q(dir .. "/rc"), q(dir .. "/end")))
+  -- The end time is written before the exit status, which the loop below waits for.
+  os.execute(string.format("{ env --default-signal=INT %s %s >%s 2>%s & echo $! >%s; wait $!; r=$?; "
+    .. "date +%%s.%%N >%s; echo $r >%s; } </dev/null >/dev/null 2>&1 &", q(os.getenv("CCEAUTO")), q(script),
+    q(dir .. "/out"), q(dir .. "/err"), q(dir .. "/pid"), q(dir .. "/end"), q(dir .. "/rc")))
   local pid, seen
   for _ = 1, 400 do
     pid = (simctl.read_file(dir .. "/pid") or ""):match("%d+")
