@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "internal.h"
 #include "lcce_internal.h"
 
 static int error_tostring(lua_State *L)
@@ -265,6 +266,33 @@ static int lcce_glob_check(lua_State *L)
     return 2;
 }
 
+/*
+ * cce.escape(text): server text made safe for a terminal, the same escapes as
+ * the core's error messages (cce_escape_control: \n \r \t \xHH \u00HH), so
+ * scripts and the core never disagree.  A NUL, which ends a C string, is
+ * written as \x00 and the text goes on after it.
+ */
+static int lcce_escape(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t at = 0;;) {
+        size_t seg = strlen(s + at); /* up to the next NUL or the end */
+        /* An escape is at most 4 bytes for 1 (\xHH) or 6 for 2 (\u00HH). */
+        char *out = luaL_prepbuffsize(&b, 4 * seg + 1);
+        luaL_addsize(&b, cce_escape_control(s + at, out, 4 * seg + 1));
+        at += seg;
+        if (at >= len)
+            break;
+        luaL_addstring(&b, "\\x00");
+        at++;
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
 int luaopen_cce(lua_State *L)
 {
     if (cce_global_init() != 0)
@@ -280,6 +308,8 @@ int luaopen_cce(lua_State *L)
     lua_setfield(L, -2, "glob_match");
     lua_pushcfunction(L, lcce_glob_check);
     lua_setfield(L, -2, "glob_check");
+    lua_pushcfunction(L, lcce_escape);
+    lua_setfield(L, -2, "escape");
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
     lua_pushinteger(L, CCE_DURATION_MAX);

@@ -1086,19 +1086,31 @@ static EVP_PKEY *key_of_block(const char *name, const unsigned char *der, long l
     return NULL;
 }
 
-/* The curve OID TLV and the public point of a certificate's id-ecPublicKey SubjectPublicKeyInfo. */
-static int cert_ec_key(const cert_der *cd, tlv *curve, tlv *point)
+/* An AlgorithmIdentifier that is id-ecPublicKey on a named curve: the curve's OID TLV, or -1. */
+static int ec_algorithm(const tlv *alg, tlv *curve)
 {
     static const unsigned char id_ec_public_key[] = {0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01};
-    const unsigned char *p = cd->spki.c, *end = cd->spki.c + cd->spki.len;
-    tlv alg, oid;
-    if (der_expect(&p, end, 0x30, &alg) < 0 || der_expect(&p, end, 0x03, point) < 0 || p != end || point->len < 2 ||
-        point->c[0] != 0)
-        return -1;
-    const unsigned char *q = alg.c, *qe = alg.c + alg.len;
+    const unsigned char *q = alg->c, *qe = alg->c + alg->len;
+    tlv oid;
     if (der_expect(&q, qe, 0x06, &oid) < 0 || oid.full != sizeof id_ec_public_key ||
         memcmp(oid.start, id_ec_public_key, sizeof id_ec_public_key) != 0 || der_expect(&q, qe, 0x06, curve) < 0 ||
         q != qe)
+        return -1;
+    return 0;
+}
+
+static int tlv_same(const tlv *a, const tlv *b)
+{
+    return a->full == b->full && memcmp(a->start, b->start, a->full) == 0;
+}
+
+/* The curve OID TLV and the public point of a certificate's id-ecPublicKey SubjectPublicKeyInfo. */
+static int cert_ec_key(const cert_der *cd, tlv *curve, tlv *point)
+{
+    const unsigned char *p = cd->spki.c, *end = cd->spki.c + cd->spki.len;
+    tlv alg;
+    if (der_expect(&p, end, 0x30, &alg) < 0 || der_expect(&p, end, 0x03, point) < 0 || p != end || point->len < 2 ||
+        point->c[0] != 0 || ec_algorithm(&alg, curve) < 0)
         return -1;
     point->c++; /* past the BIT STRING's unused-bits byte */
     point->len--;
@@ -1112,23 +1124,17 @@ static int cert_ec_key(const cert_der *cd, tlv *curve, tlv *point)
  */
 static int ec_key_scalar(const char *pem_name, const unsigned char *der, size_t len, tlv *scalar, tlv *curve)
 {
-    static const unsigned char id_ec_public_key[] = {0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01};
     const unsigned char *p = der, *end = der + len;
     tlv seq, ver, t;
     memset(curve, 0, sizeof *curve);
     if (strcmp(pem_name, "PRIVATE KEY") == 0) {
-        tlv alg, oid, inner;
+        tlv alg, inner;
         if (der_expect(&p, end, 0x30, &seq) < 0 || p != end)
             return -1;
         p = seq.c;
         end = seq.c + seq.len;
         if (der_expect(&p, end, 0x02, &ver) < 0 || ver.len != 1 || ver.c[0] != 0 || der_expect(&p, end, 0x30, &alg) < 0 ||
-            der_expect(&p, end, 0x04, &inner) < 0)
-            return -1;
-        const unsigned char *q = alg.c, *qe = alg.c + alg.len;
-        if (der_expect(&q, qe, 0x06, &oid) < 0 || oid.full != sizeof id_ec_public_key ||
-            memcmp(oid.start, id_ec_public_key, sizeof id_ec_public_key) != 0 || der_expect(&q, qe, 0x06, curve) < 0 ||
-            q != qe)
+            der_expect(&p, end, 0x04, &inner) < 0 || ec_algorithm(&alg, curve) < 0)
             return -1;
         p = inner.c;
         end = inner.c + inner.len;
@@ -1149,7 +1155,7 @@ static int ec_key_scalar(const char *pem_name, const unsigned char *der, size_t 
             const unsigned char *q = t.c;
             tlv named;
             if (der_expect(&q, t.c + t.len, 0x06, &named) < 0 || q != t.c + t.len ||
-                (curve->len && (curve->full != named.full || memcmp(curve->start, named.start, named.full) != 0)))
+                (curve->len && !tlv_same(curve, &named)))
                 return -1;
             *curve = named;
         }
@@ -1172,7 +1178,7 @@ static int ec_key_matches(const cert_der *cd, const char *pem_name, const unsign
     if (ec_key_scalar(pem_name, der, len, &scalar, &kcurve) < 0)
         return -1;
     if (cert_ec_key(cd, &ccurve, &point) < 0 || ccurve.full > LONG_MAX ||
-        (kcurve.len && (kcurve.full != ccurve.full || memcmp(kcurve.start, ccurve.start, ccurve.full) != 0)))
+        (kcurve.len && !tlv_same(&kcurve, &ccurve)))
         return 0; /* a certificate for another key type or curve */
     const unsigned char *c = ccurve.start;
     ASN1_OBJECT *o = d2i_ASN1_OBJECT(NULL, &c, (long)ccurve.full);

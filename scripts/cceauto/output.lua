@@ -9,6 +9,7 @@
 --
 -- JSON: a Lua nil cannot sit in a table, so use out.null (cjson.null) for a JSON null;
 -- an empty table is an object unless made with out.array().
+local cce = require "cce"
 local cjson = require "cjson"
 
 local M = {}
@@ -37,38 +38,13 @@ end
 -- Text for a terminal -------------------------------------------------------------------
 
 -- Server text (cluster names, error messages) made safe for a terminal: control characters
--- (C0, DEL, C1) and bytes that are not UTF-8 become \n, \r, \t, \xNN or \u00NN (the forms of
--- the core's error messages, core/errors.c), so an answer cannot move the cursor, retitle the
--- window or hide a line. Other text, UTF-8 included, stays.
+-- (C0, DEL, C1) and bytes that are not UTF-8 become \n, \r, \t, \xNN or \u00NN, so an answer
+-- cannot move the cursor, retitle the window or hide a line. Other text, UTF-8 included,
+-- stays. The core's escaper (cce.escape), so scripts and error messages agree.
 function M.escape(s)
   s = tostring(s)
   if not s:find("[%c\128-\255]") then return s end
-  local out, i, n = {}, 1, #s
-  while i <= n do
-    local c = s:byte(i)
-    if c == 0x0a or c == 0x0d or c == 0x09 then
-      out[#out + 1] = c == 0x0a and "\\n" or c == 0x0d and "\\r" or "\\t"
-      i = i + 1
-    elseif c < 0x20 or c == 0x7f then
-      out[#out + 1] = ("\\x%02x"):format(c)
-      i = i + 1
-    elseif c < 0x80 then
-      local j = s:find("[%c\128-\255]", i) or n + 1
-      out[#out + 1] = s:sub(i, j - 1)
-      i = j
-    else
-      local ok, cp = pcall(utf8.codepoint, s, i)
-      if not ok then
-        out[#out + 1] = ("\\x%02x"):format(c)
-        i = i + 1
-      else
-        local len = #utf8.char(cp)
-        out[#out + 1] = cp <= 0x9f and ("\\u%04x"):format(cp) or s:sub(i, i + len - 1)
-        i = i + len
-      end
-    end
-  end
-  return table.concat(out)
+  return cce.escape(s)
 end
 
 -- JSON -----------------------------------------------------------------------------------

@@ -117,6 +117,15 @@ function Sim:stop()
   os.execute("rm -rf " .. sh_quote(self.dir))
 end
 
+-- Seconds since the epoch with sub-second precision, comparable with the simulator's
+-- request log (os.time() has only whole seconds).
+function M.wall_clock()
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("l"))
+  p:close()
+  return t
+end
+
 -- Runs a shell command; returns exit code, stdout+stderr.
 function M.run(cmd)
   local p = io.popen(cmd .. " 2>&1")

@@ -16,12 +16,7 @@ local function available(c)
 end
 local items = available(client)
 
-local function wall_clock()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("l"))
-  p:close()
-  return t
-end
+local wall_clock = simctl.wall_clock
 
 -- The clustercert requests of this test: a request that an earlier test abandoned (a
 -- stopped batch) or that libcurl re-sent on a dead connection may still reach the log

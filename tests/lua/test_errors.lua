@@ -19,6 +19,14 @@ end
 
 TestErrors = {}
 
+-- cce.escape, which the scripts' terminal output uses, writes what the core's error
+-- messages write: one escaper, so the two cannot drift apart.
+function TestErrors:test_escape_forms()
+  lu.assertEquals(cce.escape("a\27[2J\0b\n\194\155 caf\195\169 \255"), [[a\x1b[2J\x00b\n\u009b caf]] .. "\195\169" .. [[ \xff]])
+  lu.assertEquals(cce.escape("plain"), "plain")
+  lu.assertEquals(cce.escape("\0\0"), [[\x00\x00]])
+end
+
 function TestErrors:test_status_format()
   local err = cert_err(sim:client(), { route = "clustercert", kind = "400", format = "status", count = 1 })
   lu.assertEquals(err.status, 400)
