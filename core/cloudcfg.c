@@ -170,6 +170,24 @@ static void key_list(json_t *obj, cce_buf *out)
 }
 
 /*
+ * The key a plain `name:` becomes in the tree: the YAML reader reads mapping
+ * keys as YAML 1.1 (and kubectl) do, so a cloud called `no` or `on` is the
+ * key "false" or "true".  NULL when the name is not such a spelling.
+ */
+static const char *bool_key(const char *name)
+{
+    static const char *const t[] = {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
+    static const char *const f[] = {"n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"};
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+        if (strcmp(name, t[i]) == 0)
+            return "true";
+        if (strcmp(name, f[i]) == 0)
+            return "false";
+    }
+    return NULL;
+}
+
+/*
  * The entry `name` of one file's tree into *src.  The clouds file must have
  * it; the secure file may lack it, or lack `clouds:` altogether.
  */
@@ -189,6 +207,8 @@ static int find_entry(json_t *root, const char *file, int secure, const char *na
     if (!json_is_object(clouds))
         return cce_set_error(err, CCE_E_CONFIG, 0, "cloud '%s': 'clouds' in %s is not a mapping", name, file);
     json_t *entry = json_object_get(clouds, name);
+    if (!entry && bool_key(name))
+        entry = json_object_get(clouds, bool_key(name));
     if (!entry && !secure) {
         cce_buf b = {0};
         key_list(clouds, &b);

@@ -270,6 +270,20 @@ static void test_errors(void)
     CHECK_STR(e.message, "cloud 'otc': clouds.yaml is not a mapping with a 'clouds' key");
     CHECK(parse1("clouds: {otc: {}}", "", &c, &e) == -1);
     CHECK_STR(e.message, "no cloud name given");
+    /* A cloud called no, on, y...: YAML 1.1 makes the key a boolean's text; it is found by its name all the same. */
+    CHECK(parse1("clouds: {no: {region_name: r-no}, On: {region_name: r-on}}", "no", &c, &e) == 0);
+    CHECK_STR(c.region, "r-no");
+    cce_cloud_clear(&c);
+    CHECK(parse1("clouds: {no: {region_name: r-no}, On: {region_name: r-on}}", "On", &c, &e) == 0);
+    CHECK_STR(c.region, "r-on");
+    cce_cloud_clear(&c);
+    CHECK(parse1("clouds: {no: {auth: {password: 007}}}", "no", &c, &e) == 0);
+    CHECK_STR(c.password, "007");
+    cce_cloud_clear(&c);
+    CHECK(parse1("clouds: {no: {auth: {password: 007}}}", "false", &c, &e) == 0);
+    CHECK_STR(c.password, "7"); /* the key is spelt unlike the name: the number's decimal text */
+    cce_cloud_clear(&c);
+    CHECK(parse1("clouds: {no: {}}", "yes", &c, &e) == -1);
     /* Control characters in the name are escaped in the message. */
     CHECK(parse1("clouds: {a: {}}", "x\ny", &c, &e) == -1);
     CHECK_STR(e.message, "cloud 'x\\ny' is not in clouds.yaml (it has: a)");
