@@ -25,7 +25,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 SIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ccesim.py")
 READY_KEYS = {"endpoint", "apiserver", "ca_file", "project_id", "region", "token",
-              "clusters", "pid", "state_dir"}
+              "clusters", "pid", "state_dir", "auth_url", "user", "user_id", "password",
+              "domain", "domain_id", "ak", "sk", "projects"}
+ROUTES = ("clusters", "cluster", "clustercert", "apiserver", "other", "iam-tokens",
+          "iam-projects")
 STATUS_KEYS = {"kind", "apiVersion", "metadata", "status", "code", "errorCode",
                "errorMessage", "error_code", "error_msg", "message", "reason"}
 
@@ -661,7 +664,8 @@ class StatsTest(SimTestCase):
         stats = self.sim.control("stats")
         self.assertEqual(stats["total"], 6)
         self.assertEqual(stats["requests"], {"clusters": 2, "cluster": 1, "clustercert": 2,
-                                             "apiserver": 0, "other": 1})
+                                             "apiserver": 0, "other": 1, "iam-tokens": 0,
+                                             "iam-projects": 0})
         self.assertEqual([(e["method"], e["route"], e["cluster"], e["status"], e["fault"])
                           for e in stats["log"]],
                          [("GET", "clusters", None, 200, None),
@@ -674,8 +678,7 @@ class StatsTest(SimTestCase):
             self.assertTrue(t0 - 1 <= entry["t"] <= time.time())
         self.sim.control("reset", {})
         self.assertEqual(self.sim.control("stats"),
-                         {"total": 0, "log": [], "requests": dict.fromkeys(
-                             ("clusters", "cluster", "clustercert", "apiserver", "other"), 0)})
+                         {"total": 0, "log": [], "requests": dict.fromkeys(ROUTES, 0)})
 
     def test_reset_fault_logged_without_status(self):
         self.sim.fault(kind="reset")
