@@ -10,16 +10,34 @@ Control API (on the CCE port, no auth, not counted, no latency):
   GET  /_sim/stats    counters and the request log
   POST /_sim/reset    zero counters, clear the log and queued faults, re-seed the fault RNG
   POST /_sim/faults   queue a fault rule, e.g. {"route": "clustercert", "kind": "429", "count": 2}
-  POST /_sim/config   {"latency_ms": N, "rates": {"503": 0.05}, "retry_after": S}; "rates"
-                      replaces the whole table, {} turns random faults off
+  POST /_sim/config   {"latency_ms": N, "rates": {"503": 0.05}, "retry_after": S,
+                      "clock_skew_s": N, "token_lifetime": S}; "rates" replaces the whole
+                      table, {} turns random faults off
+  POST /_sim/revoke   every IAM token issued so far stops working (a password change)
 
-Fault rule fields: route (clustercert|clusters|cluster|any, default any), cluster (an id,
+IAM (same port, auth_url = ENDPOINT/v3; the user, password, domain, AK/SK and projects are
+in the ready line):
+  POST /v3/auth/tokens[?nocatalog=true]  password or password+totp login (--mfa makes
+                      totp mandatory), scoped to a project (id or name), a domain, or
+                      unscoped; 201 with X-Subject-Token, or IAM's {"error_msg", "error_code"}
+  GET  /v3/auth/projects, GET /v3/projects[?name=X]   every project (filtered by name)
+Tokens expire after --token-lifetime. A project token works on its own project only (403
+elsewhere); domain-scoped and unscoped tokens only list projects; the static --token works
+everywhere. AK/SK: every route but the login also accepts an SDK-HMAC-SHA256 signature
+(X-Sdk-Date signed, within 15 minutes of the clock shifted by clock_skew_s; X-Security-Token
+too with --security-token), refused with the gateway's 401 APIGW.0301. --projects N gives N
+projects with fleets whose cluster names are the same and uids differ; --extra-project and
+--disabled-project add empty ones. Stats routes iam-tokens (every login, refused ones too)
+and iam-projects; log entries of CCE routes carry "project" and "auth" (static, token, aksk).
+
+Fault rule fields: route (clustercert|clusters|cluster|iam-tokens|iam-projects|any, default
+any: every route, IAM's too), cluster (an id,
 default any), kind (400 401 403 404 409 429 500 502 503 504 reset truncate malformed html
 empty slow, or a hostile answer below), count (default 1), format (status|cce|cm|apig,
 default cce) of the error body, retry_after (429; default the configured one), seconds
 (slow; default 1), status (html and empty; default 502), path (key-file; default
 /etc/shadow). Queued rules act before auth and validation, first match wins; random faults
-(--fault, "rates") act once the token is accepted.
+(--fault, "rates") act on CCE routes once the credentials are accepted.
 
 Hostile answers: a 200 clustercert answer that is otherwise the real one, except:
   bad-base64     client-certificate-data "!!!not base64!!!"
@@ -50,6 +68,7 @@ import itertools
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -197,6 +216,7 @@ def error_reply(status, fmt, message, own_message=None):
 
 SIGN_ALGORITHM = "SDK-HMAC-SHA256"
 SDK_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+SDK_DATE_SHAPE = re.compile(r"\d{8}T\d{6}Z\Z")     # strptime alone takes fewer digits
 MAX_SDK_SKEW = 15 * 60          # seconds between X-Sdk-Date and the gateway's clock
 UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
 HEX_ESCAPES = ["%%%02X" % b for b in range(256)]
@@ -270,8 +290,11 @@ def parse_authorization(value):
 
 def parse_sdk_date(value):
     """Unix seconds of an X-Sdk-Date value, None when it is not YYYYMMDDTHHMMSSZ."""
+    value = value.strip()
+    if not SDK_DATE_SHAPE.match(value):
+        return None
     try:
-        stamp = datetime.datetime.strptime(value.strip(), SDK_DATE_FORMAT)
+        stamp = datetime.datetime.strptime(value, SDK_DATE_FORMAT)
     except ValueError:
         return None
     return stamp.replace(tzinfo=datetime.timezone.utc).timestamp()
@@ -1341,7 +1364,7 @@ def parse_args(argv):
                     "kube-apiserver stand-in. Prints one JSON line with the endpoint, "
                     "CA file and token once it listens; SIGTERM or SIGINT stops it.",
         epilog="Fault kinds: %s. Control API on the CCE port: GET /_sim/stats, POST "
-               "/_sim/reset, POST /_sim/faults, POST /_sim/config." % " ".join(FAULT_KINDS))
+               "/_sim/reset, POST /_sim/faults, POST /_sim/config, POST /_sim/revoke." % " ".join(FAULT_KINDS))
     parser.add_argument("--listen", metavar="HOST", type=loopback, default="127.0.0.1",
                         help="loopback address for the CCE API (default %(default)s)")
     parser.add_argument("--port", metavar="N", type=int, default=0,

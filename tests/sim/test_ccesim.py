@@ -1014,6 +1014,20 @@ class LoginTest(IAMTestCase):
         self.assertNotEqual(new, old)
         self.assertEqual(self.clusters("eu-de", token=new)[0], 200)
 
+    def test_queued_faults_on_iam_routes(self):
+        self.sim.fault(route="iam-tokens", kind="503", format="status")
+        self.sim.fault(route="iam-projects", kind="429", retry_after=3)
+        status, _, body = self.login({"project": {"name": "eu-de"}})
+        self.assertEqual((status, body["code"]), (503, 503))
+        status, headers, _ = self.sim.request("GET", "/v3/auth/projects")
+        self.assertEqual((status, headers["Retry-After"]), (429, "3"))
+        self.assertEqual(self.login({"project": {"name": "eu-de"}})[0], 201)
+        self.assertEqual(self.sim.request("GET", "/v3/auth/projects")[0], 200)
+        log = self.sim.control("stats")["log"]
+        self.assertEqual([(e["route"], e["status"], e["fault"]) for e in log],
+                         [("iam-tokens", 503, "503"), ("iam-projects", 429, "429"),
+                          ("iam-tokens", 201, None), ("iam-projects", 200, None)])
+
     def test_bad_config(self):
         for spec in ({"token_lifetime": -1}, {"clock_skew_s": "x"}):
             status, _, _ = self.sim.request("POST", "/_sim/config", body=spec, token=None)
@@ -1051,8 +1065,8 @@ class AkSkTest(IAMTestCase):
         self.assert_apigw(self.signed("GET", target, sk="wrong-secret"), SIGN_FAIL)
         self.assert_apigw(self.signed("GET", target, ak="UNKNOWNAK"), SIGN_FAIL)
         self.assert_apigw(self.signed("GET", target, signed=["Host", "Content-Type"]), SIGN_FAIL)
-        self.assert_apigw(self.signed("GET", target, headers={"X-Sdk-Date": "2024-01-01"}),
-                          SIGN_FAIL)
+        for bad in ("2024-01-01", sdk_date()[:-1], "2024111T1200001Z"):
+            self.assert_apigw(self.signed("GET", target, headers={"X-Sdk-Date": bad}), SIGN_FAIL)
         # The body is changed after signing.
         uid = json.loads(self.signed("GET", target)[2])["items"][0]["metadata"]["uid"]
         cert = "%s/%s/clustercert" % (target, uid)
@@ -1073,7 +1087,7 @@ class AkSkTest(IAMTestCase):
         # Unsigned requests without a token are CCE's own 401.
         status, _, body = self.sim.request("GET", target, token=None)
         self.assertEqual((status, json.loads(body)["errorCode"]), (401, "CCE.01401001"))
-        self.assertEqual(self.sim.control("stats")["requests"]["clusters"], 7)
+        self.assertEqual(self.sim.control("stats")["requests"]["clusters"], 9)
 
     def test_clock_skew(self):
         target = "/api/v3/projects/%s/clusters" % self.ids["eu-de_p1"]
