@@ -447,6 +447,17 @@ static const char *jstr(json_t *o, const char *k)
     return v && *v ? v : NULL;
 }
 
+/* A token goes into a header line: printable ASCII only, and not absurdly long. */
+static int token_ok(const char *t, size_t n)
+{
+    if (n == 0 || n >= 65536)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)t[i] < 0x21 || (unsigned char)t[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
 static int same(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
 
 static void set_token(cce_client *c, const char *token, long long expires, int from_cache)
@@ -495,7 +506,7 @@ static int cache_read(cce_client *c, const char *path, const char *not_this)
     long long exp = (long long)json_integer_value(json_object_get(v, "expires_at"));
     cce_buf scope = {0};
     scope_key(c, &scope);
-    if (tok && exp - now_s() > TOKEN_MARGIN_S && same(jstr(v, "auth_url"), c->auth_url) &&
+    if (tok && token_ok(tok, strlen(tok)) && exp - now_s() > TOKEN_MARGIN_S && same(jstr(v, "auth_url"), c->auth_url) &&
         same(jstr(v, "scope"), scope.data) && (!not_this || strcmp(tok, not_this) != 0) &&
         (!c->project_id || same(jstr(v, "project_id"), c->project_id)) &&
         (c->endpoint || (!c->project_id && !c->project_name) || jstr(v, "cce_endpoint"))) {
@@ -757,8 +768,10 @@ static int login(cce_client *c, int domain_scope, const char *cache, cce_error *
         json_t *tok = json_object_get(v, "token");
         long long exp = parse_iso(jstr(tok, "expires_at"));
         json_t *proj = json_object_get(tok, "project");
-        if (!r.subject_token.len || strpbrk(r.subject_token.data, "\r\n")) {
-            rc = cce_set_error(err, CCE_E_BAD_RESPONSE, (int)r.status, "%s: the answer has no X-Subject-Token header",
+        if (!r.subject_token.len || !token_ok(r.subject_token.data, r.subject_token.len)) {
+            rc = cce_set_error(err, CCE_E_BAD_RESPONSE, (int)r.status,
+                               "%s: the answer has no usable X-Subject-Token header (missing, empty, over 64 KiB or "
+                               "with characters a header cannot carry)",
                                what);
         } else if (!exp) {
             rc = cce_set_error(err, CCE_E_BAD_RESPONSE, (int)r.status, "%s: the answer has no token.expires_at", what);
