@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -570,9 +571,14 @@ static void cache_write(cce_client *c, const char *path, const char *scope_text,
 
 /* ------------------------------------------------------------------ prompt */
 
+static volatile sig_atomic_t prompt_signal;
+static void on_prompt_signal(int sig) { prompt_signal = sig; }
+
 /*
  * Asks on the terminal without echo.  Only when the client may ask and stdin
  * is a terminal: a run without one gets a configuration error, never a wait.
+ * ^C (or SIGTERM, SIGHUP) while it waits puts the terminal's echo back before
+ * the signal does what it would have done.
  */
 static char *prompt_secret(const cce_client *c, const char *question)
 {
@@ -584,6 +590,14 @@ static char *prompt_secret(const cce_client *c, const char *question)
     if (fd < 0)
         return NULL;
     struct termios old, quiet;
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa, saved[3];
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_prompt_signal; /* no SA_RESTART: read() returns */
+    sigemptyset(&sa.sa_mask);
+    prompt_signal = 0;
+    for (int i = 0; i < 3; i++)
+        sigaction(sigs[i], &sa, &saved[i]);
     int have = tcgetattr(fd, &old) == 0;
     if (have) {
         quiet = old;
@@ -598,7 +612,7 @@ static char *prompt_secret(const cce_client *c, const char *question)
     for (;;) {
         char ch;
         ssize_t r = read(fd, &ch, 1);
-        if (r <= 0 || ch == '\n' || ch == '\r')
+        if (r <= 0 || prompt_signal || ch == '\n' || ch == '\r')
             break;
         if (n + 1 < sizeof buf)
             buf[n++] = ch;
@@ -609,8 +623,12 @@ static char *prompt_secret(const cce_client *c, const char *question)
     if (write(fd, "\n", 1) < 0) {
     }
     close(fd);
-    char *answer = n ? strdup(buf) : NULL;
+    for (int i = 0; i < 3; i++)
+        sigaction(sigs[i], &saved[i], NULL);
+    char *answer = n && !prompt_signal ? strdup(buf) : NULL;
     OPENSSL_cleanse(buf, sizeof buf);
+    if (prompt_signal)
+        raise(prompt_signal); /* as if it had come outside the prompt */
     return answer;
 }
 
