@@ -253,12 +253,14 @@ function TestAuth:test_project_names_and_listing()
   lu.assertStrContains(err.message, "eu-de_p1")
   local bad2 = assert(cce.client(aksk{ project_id = false, project_name = "eu-de_nope" }))
   l2, err = bad2:clusters()
+  lu.assertNil(l2)
   lu.assertEquals(err.code, "CONFIG")
   lu.assertStrContains(err.message, "project 'eu-de_nope' not found")
   -- A client with no project lists projects (domain-scoped login) but cannot call CCE.
   local dom = assert(cce.client(pw{ cache_dir = self.cache, project_id = false }))
   lu.assertEquals(#assert(dom:projects()), 2)
   l2, err = dom:clusters()
+  lu.assertNil(l2)
   lu.assertEquals(err.code, "CONFIG")
   lu.assertStrContains(err.message, "no project")
 end
@@ -346,9 +348,11 @@ function TestAuth:test_precedence()
   -- Within the environment: a token beats AK/SK beats a password.
   code, out = simctl.run(("env -u OS_CLOUD %s OS_AUTH_TOKEN=%s OS_ACCESS_KEY=%s OS_SECRET_KEY=%s %s -e %s"):format(env,
     q(I.token), q(I.ak), q(I.sk), q(CCEAUTO), q([[print(require("cce").client():auth_info().method)]])))
+  lu.assertEquals(code, 0, out)
   lu.assertStrContains(out, "token")
   code, out = simctl.run(("env -u OS_CLOUD -u OS_AUTH_TOKEN %s OS_ACCESS_KEY=%s OS_SECRET_KEY=%s %s -e %s"):format(env,
     q(I.ak), q(I.sk), q(CCEAUTO), q([[print(require("cce").client():auth_info().method)]])))
+  lu.assertEquals(code, 0, out)
   lu.assertStrContains(out, "aksk")
 end
 
