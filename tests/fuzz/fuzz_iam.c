@@ -7,6 +7,7 @@
  * set, a catalog endpoint is https; every accepted project id is an id.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "fuzz.h"
 #include "http.h"
@@ -30,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     FUZZ_FAIL("a token with a byte a header cannot carry was accepted");
             if (a.project_id && !cce_id_valid(a.project_id))
                 FUZZ_FAIL("a project id that is no id was accepted");
-            if (a.cce_endpoint && strncmp(a.cce_endpoint, "https://", 8) != 0)
+            if (a.cce_endpoint && strncasecmp(a.cce_endpoint, "https://", 8) != 0)
                 FUZZ_FAIL("a catalog endpoint that is not https was accepted");
             if (!catalog && a.cce_endpoint)
                 FUZZ_FAIL("an endpoint was read though no catalog was wanted");
