@@ -116,7 +116,7 @@ int cce_region_valid(const char *r)
     if (!*r || strlen(r) > 63)
         return 0;
     for (const char *p = r; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+        if (!isalnum((unsigned char)*p) && *p != '-')
             return 0;
     return 1;
 }
