@@ -644,22 +644,13 @@ static int iam_url(const cce_client *c, const char *path, cce_buf *out, cce_erro
     return 0;
 }
 
-static int contains_ci(const char *hay, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (; *hay; hay++)
-        if (strncasecmp(hay, needle, n) == 0)
-            return 1;
-    return 0;
-}
-
 static int mentions_mfa(const cce_http_resp *r)
 {
     if (!r->body.data)
         return 0;
     static const char *const words[] = {"passcode", "verification code", "mfa", "totp"};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
-        if (contains_ci(r->body.data, words[i]))
+        if (cce_contains_ci(r->body.data, words[i]))
             return 1;
     return 0;
 }

@@ -93,15 +93,6 @@ static const char *json_str(json_t *o, const char *k)
     return s && *s ? s : NULL;
 }
 
-static int has_word(const char *text, const char *word)
-{
-    size_t n = strlen(word);
-    for (; *text; text++)
-        if (strncasecmp(text, word, n) == 0)
-            return 1;
-    return 0;
-}
-
 int cce_error_from_response(const cce_http_resp *r, const char *what, cce_error *err)
 {
     if (!err)
@@ -131,8 +122,8 @@ int cce_error_from_response(const cce_http_resp *r, const char *what, cce_error 
      * 15 minutes off its clock: say where to look. */
     const char *hint = "";
     if (code && strncmp(code, "APIGW.", 6) == 0 && msg &&
-        (has_word(msg, "date") || has_word(msg, "time") || has_word(msg, "expire") || has_word(msg, "skew") ||
-         has_word(msg, "clock")))
+        (cce_contains_ci(msg, "date") || cce_contains_ci(msg, "time") || cce_contains_ci(msg, "expire") || cce_contains_ci(msg, "skew") ||
+         cce_contains_ci(msg, "clock")))
         hint = " (the request's X-Sdk-Date was off the gateway's clock: check this machine's system clock, e.g. "
                "timedatectl)";
     char fallback[32];

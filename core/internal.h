@@ -36,6 +36,8 @@ int cce_set_error_code(cce_error *err, cce_error_kind kind, const char *code, in
     CCE_PRINTF(5, 6);
 
 char *cce_strdup(const char *s);  /* NULL-safe strdup */
+/* 1 when `word` occurs in `text`, ignoring ASCII case. */
+int cce_contains_ci(const char *text, const char *word);
 
 /*
  * Copies `in` to out (at most cap bytes with the NUL) with control characters

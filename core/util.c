@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -152,4 +153,13 @@ int cce_set_error_code(cce_error *err, cce_error_kind kind, const char *code, in
     set_error_v(err, kind, code, status, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+int cce_contains_ci(const char *text, const char *word)
+{
+    size_t n = strlen(word);
+    for (; *text; text++)
+        if (strncasecmp(text, word, n) == 0)
+            return 1;
+    return 0;
 }

@@ -547,6 +547,9 @@ def cce_timestamp(seconds, rng):
 
 # --------------------------------------------------------------------------- state
 
+ANY_SCOPE = object()    # check_credentials: a token of any scope will do
+
+
 class Simulator:
     """Everything the request handlers share: fleet, PKI, configuration, faults, stats."""
 
@@ -986,6 +989,12 @@ class CCEHandler(Handler):
         """None when the request may go on to the project `project`, else the refusal."""
         if route == "other":
             return error_reply(404, "apig", None)
+        return self.check_credentials(path, query, body, project, lambda: error_reply(401, "cce", None))
+
+    def check_credentials(self, path, query, body, project, refused):
+        """None when the request carries the static token, a live token for `project`
+        (ANY_SCOPE: of any scope), or a valid AK/SK signature; else `refused()`, or 403
+        for a token of another project (or a domain-scoped one)."""
         sim = self.server.sim
         token = self.headers.get("X-Auth-Token")
         if token is not None:
@@ -995,16 +1004,16 @@ class CCEHandler(Handler):
                 return None
             entry = sim.tokens.get(token)
             if entry is None or entry[1] <= time.time():
-                return error_reply(401, "cce", None)
+                return refused()
             self.auth = "token"
-            if entry[0] != project:     # another project's token, or a domain-scoped one
+            if project is not ANY_SCOPE and entry[0] != project:
                 return error_reply(403, "cce", None)
             return None
         authorization = self.headers.get("Authorization")
         if authorization is not None and authorization.startswith(SIGN_ALGORITHM + " "):
             self.auth = "aksk"
             return self.check_signature(authorization, path, query, body)
-        return error_reply(401, "cce", None)
+        return refused()
 
     def check_signature(self, authorization, path, query, body):
         """None when the request is signed with the simulator's AK/SK within the allowed
@@ -1055,22 +1064,7 @@ class CCEHandler(Handler):
 
     def authorise_iam(self, path, query, body):
         """IAM's listings take any valid token (domain-scoped ones too) or AK/SK."""
-        sim = self.server.sim
-        token = self.headers.get("X-Auth-Token")
-        if token is not None:
-            if token == sim.token:
-                self.auth = "static"
-                return None
-            entry = sim.tokens.get(token)
-            if entry is None or entry[1] <= time.time():
-                return iam_reply(IAM_NEEDS_AUTH)
-            self.auth = "token"
-            return None
-        authorization = self.headers.get("Authorization")
-        if authorization is not None and authorization.startswith(SIGN_ALGORITHM + " "):
-            self.auth = "aksk"
-            return self.check_signature(authorization, path, query, body)
-        return iam_reply(IAM_NEEDS_AUTH)
+        return self.check_credentials(path, query, body, ANY_SCOPE, lambda: iam_reply(IAM_NEEDS_AUTH))
 
     def login(self, query, body):
         """POST /v3/auth/tokens: a password (+ totp) login scoped to a project or domain."""
