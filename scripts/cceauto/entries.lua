@@ -132,7 +132,7 @@ function M.assign_names(clusters, template, shown)
   -- Clusters of one project that share a name.
   local per, order = {}, {}
   for _, cl in ipairs(clusters) do
-    local key = M.project(cl) .. "\0" .. tostring(cl.name)
+    local key = tostring(cl.project_id or M.project(cl)) .. "\0" .. region(cl) .. "\0" .. tostring(cl.name)
     if not per[key] then per[key] = {}; order[#order + 1] = key end
     local list = per[key]
     list[#list + 1] = cl
