@@ -96,6 +96,8 @@ static int fetch_state_release(lua_State *L)
         lcce_client_unpin(L, fs->pins[--fs->pinned]);
     for (size_t i = 0; fs->items && i < fs->n; i++) {
         cce_kubeconfig_free(fs->items[i].kc);
+        cce_clusters_free(fs->items[i].clusters, fs->items[i].nclusters);
+        json_decref(fs->items[i].json);
         cce_error_clear(&fs->items[i].err);
     }
     for (size_t i = 0; fs->ids && i < fs->n; i++)
@@ -143,7 +145,12 @@ static void read_item(lua_State *L, fetch_state *fs, size_t i, lua_Integer days)
     lua_settop(L, t - 1);
 }
 
-static int l_fetch(lua_State *L)
+/*
+ * What cce.fetch and cce.list share: options (table at 2) into *o and *ctx,
+ * with the progress value at index 3, and the state userdata at index 4 (a
+ * to-be-closed value) with room for n items.
+ */
+static fetch_state *batch_setup(lua_State *L, const char *who, cce_batch_opts *o, fetch_ctx *ctx, lua_Integer *days)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     if (lua_isnoneornil(L, 2)) {
@@ -152,30 +159,26 @@ static int l_fetch(lua_State *L)
     }
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
-    /* Durations outside 1..1825 pass through: the core refuses them per item. */
-    lua_Integer days = 30;
-    cce_batch_opts o;
-    memset(&o, 0, sizeof o);
-    o.concurrency = 16;
-    o.stop_on_signals = 1;
-    if (lua_getfield(L, 2, "duration") != LUA_TNIL)
-        days = lcce_opt_integer(L, -1, WHO, "duration", LUA_MININTEGER, LUA_MAXINTEGER);
+    memset(o, 0, sizeof *o);
+    o->concurrency = 16;
+    o->stop_on_signals = 1;
+    if (days && lua_getfield(L, 2, "duration") != LUA_TNIL)
+        *days = lcce_opt_integer(L, -1, who, "duration", LUA_MININTEGER, LUA_MAXINTEGER);
     if (lua_getfield(L, 2, "concurrency") != LUA_TNIL)
-        o.concurrency = (int)lcce_opt_integer(L, -1, WHO, "concurrency", 1, 1024);
+        o->concurrency = (int)lcce_opt_integer(L, -1, who, "concurrency", 1, 1024);
     if (lua_getfield(L, 2, "deadline") != LUA_TNIL)
-        o.deadline_ms = lcce_opt_seconds_ms(L, -1, WHO, "deadline", 86400);
+        o->deadline_ms = lcce_opt_seconds_ms(L, -1, who, "deadline", 86400);
     lua_settop(L, 2);
-    fetch_ctx ctx = {L, 0, 0, 0};
+    *ctx = (fetch_ctx){L, 0, 0, 0};
     lua_getfield(L, 2, "progress"); /* index 3, stays */
     if (lua_isfunction(L, 3))
-        ctx.fn = 3;
+        ctx->fn = 3;
     else if (lua_toboolean(L, 3))
-        ctx.tty = isatty(STDERR_FILENO);
-    if (ctx.fn || ctx.tty) {
-        o.progress = on_progress;
-        o.progress_ud = &ctx;
+        ctx->tty = isatty(STDERR_FILENO);
+    if (ctx->fn || ctx->tty) {
+        o->progress = on_progress;
+        o->progress_ud = ctx;
     }
-
     size_t n = (size_t)lua_rawlen(L, 1);
     fetch_state *fs = lua_newuserdatauv(L, sizeof *fs, 0); /* index 4, closed on any exit */
     memset(fs, 0, sizeof *fs);
@@ -188,13 +191,89 @@ static int l_fetch(lua_State *L)
     lua_setmetatable(L, 4);
     lua_toclose(L, 4);
     if (n > (size_t)1 << 24)
-        return luaL_error(L, "cce.fetch: %I items are more than a batch takes", (lua_Integer)n);
+        luaL_error(L, "%s: %I items are more than a batch takes", who, (lua_Integer)n);
     fs->items = calloc(n ? n : 1, sizeof *fs->items);
     fs->ids = calloc(n ? n : 1, sizeof *fs->ids);
     fs->pins = calloc(n ? n : 1, sizeof *fs->pins);
     if (!fs->items || !fs->ids || !fs->pins)
-        return luaL_error(L, "cce.fetch: out of memory");
+        luaL_error(L, "%s: out of memory", who);
     fs->n = n;
+    return fs;
+}
+
+static void push_stats(lua_State *L, const cce_batch_stats *st)
+{
+    lua_createtable(L, 0, 8);
+    set_int(L, "ok", (lua_Integer)st->ok);
+    set_int(L, "failed", (lua_Integer)st->failed);
+    set_int(L, "requests", (lua_Integer)st->requests);
+    set_int(L, "retries", (lua_Integer)st->retries);
+    set_int(L, "connections", (lua_Integer)st->connections);
+    set_num(L, "elapsed", st->elapsed_s);
+    lua_pushboolean(L, st->interrupted);
+    lua_setfield(L, -2, "interrupted");
+}
+
+/*
+ * cce.list(clients, { concurrency =, progress = }) -> results, stats: every
+ * client's cluster list in one batch (logins first, one per client).  Each
+ * result is { client = c, clusters = {...} } or { client = c, error = err }.
+ */
+static int l_list(lua_State *L)
+{
+    cce_batch_opts o;
+    fetch_ctx ctx;
+    fetch_state *fs = batch_setup(L, "cce.list", &o, &ctx, NULL);
+    size_t n = fs->n;
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i);
+        if (!luaL_testudata(L, -1, LCCE_CLIENT_MT))
+            return luaL_error(L, "cce.list: item %I is not a cce.Client", (lua_Integer)i);
+        fs->pins[fs->pinned++] = lcce_client_pin(L, -1);
+        fs->items[i - 1].client = lcce_client_check(L, -1);
+        fs->items[i - 1].op = CCE_OP_CLUSTERS;
+        fs->items[i - 1].want_json = 1;
+        lua_pop(L, 1);
+    }
+    cce_batch_stats st;
+    cce_clustercert_batch(fs->items, n, &o, &st);
+    if (ctx.failed_call)
+        return lua_error(L);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        cce_batch_item *it = &fs->items[i];
+        lua_createtable(L, 0, 3);
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        lua_setfield(L, -2, "client");
+        if (it->json) {
+            lua_rawgeti(L, 1, (lua_Integer)i + 1);
+            if (lcce_push_clusters(L, -1, it->json, &it->err) == 0) {
+                lua_setfield(L, -3, "clusters");
+                lua_pop(L, 1);
+            } else {
+                lua_pop(L, 1);
+                lcce_push_error_table(L, &it->err);
+                lua_setfield(L, -2, "error");
+            }
+        } else {
+            lcce_push_error_table(L, &it->err);
+            lua_setfield(L, -2, "error");
+        }
+        set_int(L, "attempts", it->attempts);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    push_stats(L, &st);
+    return 2;
+}
+
+static int l_fetch(lua_State *L)
+{
+    /* Durations outside 1..1825 pass through: the core refuses them per item. */
+    lua_Integer days = 30;
+    cce_batch_opts o;
+    fetch_ctx ctx;
+    fetch_state *fs = batch_setup(L, WHO, &o, &ctx, &days);
+    size_t n = fs->n;
     for (size_t i = 1; i <= n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i);
         read_item(L, fs, i, days);
@@ -224,15 +303,7 @@ static int l_fetch(lua_State *L)
         set_int(L, "attempts", items[i].attempts);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
-    lua_createtable(L, 0, 8);
-    set_int(L, "ok", (lua_Integer)st.ok);
-    set_int(L, "failed", (lua_Integer)st.failed);
-    set_int(L, "requests", (lua_Integer)st.requests);
-    set_int(L, "retries", (lua_Integer)st.retries);
-    set_int(L, "connections", (lua_Integer)st.connections);
-    set_num(L, "elapsed", st.elapsed_s);
-    lua_pushboolean(L, st.interrupted);
-    lua_setfield(L, -2, "interrupted");
+    push_stats(L, &st);
     return 2;
 }
 
@@ -240,4 +311,6 @@ void lcce_batch_open(lua_State *L)
 {
     lua_pushcfunction(L, l_fetch);
     lua_setfield(L, -2, "fetch");
+    lua_pushcfunction(L, l_list);
+    lua_setfield(L, -2, "list");
 }

@@ -68,10 +68,13 @@ void lcce_client_pass_signal(cce_client *c)
 
 #define WHO "cce.client"
 
+static int push_client(lua_State *L, const cce_client_opts *o, lclient *from, const char *const derive[3]);
+
 static int l_client(lua_State *L)
 {
     cce_client_opts o;
     memset(&o, 0, sizeof o);
+    int interactive = 1; /* the core asks only when stdin is a terminal */
     if (!lua_isnoneornil(L, 1)) {
         luaL_checktype(L, 1, LUA_TTABLE);
         lua_pushnil(L);
@@ -91,8 +94,24 @@ static int l_client(lua_State *L)
             STR_OPT(token)
             STR_OPT(endpoint)
             STR_OPT(ca_file)
+            STR_OPT(cloud)
+            STR_OPT(auth_url)
+            STR_OPT(username)
+            STR_OPT(user_id)
+            STR_OPT(password)
+            STR_OPT(user_domain_name)
+            STR_OPT(passcode)
+            STR_OPT(project_name)
+            STR_OPT(ak)
+            STR_OPT(sk)
+            STR_OPT(security_token)
+            STR_OPT(cache_dir)
             if (strcmp(k, "insecure") == 0) {
                 o.insecure = lcce_opt_boolean(L, -1, WHO, k);
+            } else if (strcmp(k, "cache") == 0) {
+                o.no_cache = !lcce_opt_boolean(L, -1, WHO, k);
+            } else if (strcmp(k, "interactive") == 0) {
+                interactive = lcce_opt_boolean(L, -1, WHO, k);
             } else if (strcmp(k, "timeout") == 0) {
                 o.timeout_ms = lcce_opt_seconds_ms(L, -1, WHO, k, 86400);
             } else if (strcmp(k, "connect_timeout") == 0) {
@@ -121,7 +140,13 @@ static int l_client(lua_State *L)
     }
     cce_client_opts_from_env(&o);
     o.stop_on_signals = 1; /* ^C ends a call (a transfer, a Retry-After wait) at once */
+    o.interactive = interactive;
+    return push_client(L, &o, NULL, NULL);
+}
 
+/* A new cce.Client userdata: made from options, or derived from `from`. */
+static int push_client(lua_State *L, const cce_client_opts *o, lclient *from, const char *const derive[3])
+{
     lclient *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->c = NULL; /* closed until the core object exists, as liolib does */
     u->closed = 0;
@@ -129,10 +154,35 @@ static int l_client(lua_State *L)
     u->ref = LUA_NOREF;
     luaL_setmetatable(L, LCCE_CLIENT_MT);
     cce_error err = {0};
-    u->c = cce_client_new(&o, &err);
+    u->c = from ? cce_client_derive(from->c, derive[0], derive[1], derive[2], &err) : cce_client_new(o, &err);
     if (!u->c)
         return lcce_push_error(L, &err);
     return 1;
+}
+
+/* c:derive{ project_id =, project_name =, region = }: the same credentials elsewhere. */
+static int l_derive(lua_State *L)
+{
+    lcce_client_check(L, 1);
+    lclient *from = lua_touserdata(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    const char *v[3] = {NULL, NULL, NULL};
+    static const char *const keys[] = {"project_id", "project_name", "region"};
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        int known = 0;
+        for (int i = 0; i < 3; i++)
+            if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), keys[i]) == 0) {
+                if (lua_type(L, -1) != LUA_TSTRING)
+                    return luaL_error(L, "derive: option '%s' must be a string", keys[i]);
+                v[i] = lua_tostring(L, -1);
+                known = 1;
+            }
+        if (!known)
+            return luaL_error(L, "derive: unknown option '%s'", lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
+        lua_pop(L, 1);
+    }
+    return push_client(L, NULL, from, v);
 }
 
 static int l_close(lua_State *L)
@@ -221,6 +271,25 @@ static void push_cluster(lua_State *L, int client_idx, const cce_cluster *cl, js
     lua_pop(L, 1);
 }
 
+int lcce_push_clusters(lua_State *L, int client_idx, json_t *items, cce_error *err)
+{
+    client_idx = lua_absindex(L, client_idx);
+    size_t n = json_array_size(items);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        cce_cluster cl;
+        json_t *o = json_array_get(items, i);
+        if (cce_cluster_from_json(o, &cl, 0, err) < 0) {
+            lua_pop(L, 1);
+            return -1;
+        }
+        push_cluster(L, client_idx, &cl, o);
+        cce_cluster_clear(&cl);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 0;
+}
+
 static int l_clusters(lua_State *L)
 {
     cce_client *c = lcce_client_check(L, 1);
@@ -229,20 +298,10 @@ static int l_clusters(lua_State *L)
     lcce_client_pass_signal(c);
     if (!items)
         return lcce_push_error(L, &err);
-    size_t n = json_array_size(items);
-    lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-        cce_cluster cl;
-        json_t *o = json_array_get(items, i);
-        if (cce_cluster_from_json(o, &cl, 0, &err) < 0) {
-            json_decref(items);
-            return lcce_push_error(L, &err);
-        }
-        push_cluster(L, 1, &cl, o);
-        cce_cluster_clear(&cl);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
+    int rc = lcce_push_clusters(L, 1, items, &err);
     json_decref(items);
+    if (rc < 0)
+        return lcce_push_error(L, &err);
     return 1;
 }
 
@@ -288,10 +347,65 @@ static int l_clustercert(lua_State *L)
 static int l_info(lua_State *L)
 {
     cce_client *c = lcce_client_check(L, 1);
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
     set_str(L, "endpoint", cce_client_endpoint(c));
     set_str(L, "project_id", cce_client_project_id(c));
+    set_str(L, "project_name", cce_client_project_name(c));
     set_str(L, "region", cce_client_region(c));
+    return 1;
+}
+
+/* c:auth_info(): who the client is (logs in first if it must); never a secret. */
+static int l_auth_info(lua_State *L)
+{
+    cce_client *c = lcce_client_check(L, 1);
+    cce_auth_info ai;
+    cce_error err = {0};
+    int rc = cce_client_auth_info(c, &ai, &err);
+    lcce_client_pass_signal(c);
+    if (rc < 0)
+        return lcce_push_error(L, &err);
+    lua_createtable(L, 0, 11);
+    set_str(L, "method", ai.method);
+    set_str(L, "project_id", ai.project_id);
+    set_str(L, "project_name", ai.project_name);
+    set_str(L, "user", ai.user);
+    set_str(L, "user_id", ai.user_id);
+    set_str(L, "domain", ai.domain);
+    set_str(L, "region", ai.region);
+    set_str(L, "auth_url", ai.auth_url);
+    set_str(L, "cloud", ai.cloud);
+    set_str(L, "endpoint", cce_client_endpoint(c));
+    if (ai.expires_at) {
+        lua_pushinteger(L, (lua_Integer)ai.expires_at);
+        lua_setfield(L, -2, "expires_at");
+    }
+    lua_pushboolean(L, ai.from_cache);
+    lua_setfield(L, -2, "from_cache");
+    return 1;
+}
+
+/* c:projects() -> { {id=, name=, enabled=}, ... } | nil, err */
+static int l_projects(lua_State *L)
+{
+    cce_client *c = lcce_client_check(L, 1);
+    cce_project *list;
+    size_t n;
+    cce_error err = {0};
+    int rc = cce_client_projects(c, &list, &n, &err);
+    lcce_client_pass_signal(c);
+    if (rc < 0)
+        return lcce_push_error(L, &err);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 3);
+        set_str(L, "id", list[i].id);
+        set_str(L, "name", list[i].name);
+        lua_pushboolean(L, list[i].enabled);
+        lua_setfield(L, -2, "enabled");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    cce_projects_free(list, n);
     return 1;
 }
 
@@ -323,6 +437,7 @@ void lcce_client_open(lua_State *L)
     static const luaL_Reg methods[] = {
         {"clusters", l_clusters}, {"cluster", l_cluster}, {"clustercert", l_clustercert},
         {"info", l_info},         {"stats", l_stats},     {"close", l_close},
+        {"auth_info", l_auth_info}, {"projects", l_projects}, {"derive", l_derive},
         {NULL, NULL},
     };
     static const luaL_Reg meta[] = {

@@ -42,6 +42,8 @@ void *lcce_client_pin(lua_State *L, int idx);
 void lcce_client_unpin(lua_State *L, void *pin);
 /* Hands on a signal the client's last call caught (see cce_client_take_signal). */
 void lcce_client_pass_signal(cce_client *c);
+/* Pushes the cluster tables of a list answer's "items" (each keeps the client at client_idx); -1 with err. */
+int lcce_push_clusters(lua_State *L, int client_idx, json_t *items, cce_error *err);
 
 void lcce_client_open(lua_State *L);      /* metatable + cce.client */
 void lcce_batch_open(lua_State *L);       /* cce.fetch */

@@ -124,25 +124,50 @@ int cce_cluster_parse(const char *json, size_t len, cce_cluster *out, cce_error 
     return rc;
 }
 
+json_t *cce_clusters_response(const cce_http_resp *r, cce_error *err)
+{
+    json_t *v = parse_body(r, "list clusters", err), *items = NULL;
+    if (!v)
+        return NULL;
+    items = json_object_get(v, "items");
+    if (!items || json_is_null(items))
+        items = json_array();
+    else if (json_is_array(items))
+        json_incref(items);
+    else {
+        items = NULL;
+        cce_set_error(err, CCE_E_BAD_RESPONSE, (int)r->status, "list clusters: \"items\" is not an array");
+    }
+    json_decref(v);
+    return items;
+}
+
 json_t *cce_clusters_list_json(cce_client *c, cce_error *err)
 {
     cce_http_resp r = {0};
-    json_t *v = NULL, *items = NULL;
-    if (cce_http_call(c, "GET", "clusters", NULL, "list clusters", &r, err) == 0 &&
-        (v = parse_body(&r, "list clusters", err)) != NULL) {
-        items = json_object_get(v, "items");
-        if (!items || json_is_null(items))
-            items = json_array();
-        else if (json_is_array(items))
-            json_incref(items);
-        else {
-            items = NULL;
-            cce_set_error(err, CCE_E_BAD_RESPONSE, (int)r.status, "list clusters: \"items\" is not an array");
-        }
-    }
-    json_decref(v);
+    json_t *items = NULL;
+    if (cce_http_call(c, "GET", "clusters", NULL, "list clusters", &r, err) == 0)
+        items = cce_clusters_response(&r, err);
     cce_http_resp_free(&r);
     return items;
+}
+
+int cce_clusters_from_items(json_t *items, cce_cluster **out, size_t *n, cce_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cnt = json_array_size(items), i = 0;
+    cce_cluster *list = calloc(cnt ? cnt : 1, sizeof *list);
+    if (!list)
+        return cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
+    for (; i < cnt; i++)
+        if (cce_cluster_from_json(json_array_get(items, i), &list[i], 1, err) < 0) {
+            cce_clusters_free(list, i);
+            return -1;
+        }
+    *out = list;
+    *n = cnt;
+    return 0;
 }
 
 int cce_clusters_list(cce_client *c, cce_cluster **out, size_t *n, cce_error *err)
@@ -152,23 +177,7 @@ int cce_clusters_list(cce_client *c, cce_cluster **out, size_t *n, cce_error *er
     json_t *items = cce_clusters_list_json(c, err);
     if (!items)
         return -1;
-    size_t cnt = json_array_size(items), i = 0;
-    cce_cluster *list = calloc(cnt ? cnt : 1, sizeof *list);
-    int rc = -1;
-    if (!list)
-        cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
-    else {
-        for (; i < cnt; i++)
-            if (cce_cluster_from_json(json_array_get(items, i), &list[i], 1, err) < 0)
-                break;
-        if (i == cnt) {
-            *out = list;
-            *n = cnt;
-            rc = 0;
-        } else {
-            cce_clusters_free(list, i);
-        }
-    }
+    int rc = cce_clusters_from_items(items, out, n, err);
     json_decref(items);
     return rc;
 }

@@ -33,6 +33,7 @@ typedef struct slot {
 
 typedef struct item_state {
     int state;
+    int relogged;             /* repeated once after a 401 and a new login */
     long long first_ms;       /* when its first request started */
     long long due_ms;         /* ST_WAITING: when to retry */
 } item_state;
@@ -57,7 +58,45 @@ typedef struct batch {
 
 static void item_what(const cce_batch_item *it, char *what, size_t n)
 {
-    snprintf(what, n, "clustercert %s", it->cluster_id ? it->cluster_id : "");
+    if (it->op == CCE_OP_CLUSTERS)
+        snprintf(what, n, "list clusters of project %s",
+                 it->client && cce_client_project_id(it->client) ? cce_client_project_id(it->client) : "?");
+    else
+        snprintf(what, n, "clustercert %s", it->cluster_id ? it->cluster_id : "");
+}
+
+static void batch_settle(batch *b, long i);
+
+static int item_ok(const cce_batch_item *it) { return it->kc || it->clusters || it->json; }
+
+static int ptr_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Every client of the batch ready before the first request: logged in (from
+ * the cache or IAM), its project resolved.  Once per client, however many
+ * items it has; its items fail with its error when that fails.
+ */
+static void batch_login(batch *b)
+{
+    cce_client **cl = malloc((b->n ? b->n : 1) * sizeof *cl);
+    size_t k = 0;
+    if (!cl)
+        return; /* each transfer then meets the missing login itself */
+    for (size_t i = 0; i < b->n; i++)
+        if (b->st[i].state != ST_DONE)
+            cl[k++] = b->items[i].client;
+    qsort(cl, k, sizeof *cl, ptr_cmp);
+    for (size_t i = 0; i < k; i++)
+        if (i == 0 || cl[i] != cl[i - 1])
+            cce_auth_ensure(cl[i], NULL); /* a failure is kept in the client, read below */
+    free(cl);
+    for (size_t i = 0; i < b->n; i++)
+        if (b->st[i].state != ST_DONE && cce_auth_ensure(b->items[i].client, &b->items[i].err) < 0)
+            batch_settle(b, (long)i);
 }
 
 /* Item i is over (result or error). */
@@ -65,7 +104,7 @@ static void batch_settle(batch *b, long i)
 {
     b->st[i].state = ST_DONE;
     b->done++;
-    if (!b->items[i].kc)
+    if (!item_ok(&b->items[i]))
         b->failed++;
 }
 
@@ -93,6 +132,9 @@ static int batch_init(batch *b, cce_batch_item *items, size_t n, const cce_batch
         b->conc = n ? (int)n : 1;
     for (size_t i = 0; i < n; i++) {
         items[i].kc = NULL;
+        items[i].clusters = NULL;
+        items[i].nclusters = 0;
+        items[i].json = NULL;
         items[i].attempts = 0;
         memset(&items[i].err, 0, sizeof items[i].err);
     }
@@ -124,11 +166,16 @@ static int batch_init(batch *b, cce_batch_item *items, size_t n, const cce_batch
         char p[180], body[48];
         if (!items[i].client)
             cce_set_error(&items[i].err, CCE_E_INVALID_ARGUMENT, 0, "item %zu has no client", i + 1);
+        else if (items[i].op == CCE_OP_CLUSTERS)
+            continue;
+        else if (items[i].op != CCE_OP_CLUSTERCERT)
+            cce_set_error(&items[i].err, CCE_E_INVALID_ARGUMENT, 0, "item %zu has an unknown operation", i + 1);
         else if (cce_clustercert_request(items[i].cluster_id, items[i].days, p, sizeof p, body, sizeof body,
                                          &items[i].err) == 0)
             continue;
         batch_settle(b, (long)i);
     }
+    batch_login(b);
     cce_stop_begin(&b->stop, o->stop_on_signals);
     return 0;
 }
@@ -139,14 +186,21 @@ static int batch_start(batch *b, slot *s, long i, long long now)
     cce_batch_item *it = &b->items[i];
     item_state *st = &b->st[i];
     char path[180];
-    if (cce_clustercert_request(it->cluster_id, it->days, path, sizeof path, s->body, sizeof s->body, &it->err) < 0 ||
-        cce_http_url(it->client, path, &s->url) < 0)
+    int list = it->op == CCE_OP_CLUSTERS;
+    if (list)
+        snprintf(path, sizeof path, "clusters");
+    else if (cce_clustercert_request(it->cluster_id, it->days, path, sizeof path, s->body, sizeof s->body, &it->err) < 0)
         return -1;
-    s->item = i;
+    if (cce_http_url(it->client, path, &s->url) < 0)
+        return -1;
     s->x.c = it->client;
     s->x.resp = &s->resp;
     s->errbuf[0] = '\0';
-    cce_http_prepare(it->client, s->h, "POST", s->url.data, s->body, &s->x, s->errbuf);
+    cce_error_clear(&it->err);
+    if (cce_http_prepare(it->client, s->h, list ? "GET" : "POST", s->url.data, list ? NULL : s->body, 0, &s->x,
+                         s->errbuf, &it->err) < 0)
+        return -1;
+    s->item = i;
     curl_easy_setopt(s->h, CURLOPT_PRIVATE, s);
     curl_easy_setopt(s->h, CURLOPT_PIPEWAIT, 1L); /* wait to multiplex over HTTP/2 rather than open more connections */
     if (st->first_ms == 0)
@@ -231,12 +285,34 @@ static void batch_finish(batch *b, slot *s, CURLcode cc)
     curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->resp.status);
     s->item = -1;
     b->active--;
+    unsigned gen = s->x.token_gen;
+    cce_xfer_done(&s->x);
+
+    /* A refused token (revoked by a password change, expired early): one new
+     * login for the client, however many of its transfers saw the 401, and
+     * this request once more, at once. */
+    if (cc == CURLE_OK && s->resp.status == 401 && !b->st[i].relogged &&
+        cce_auth_relogin(it->client, gen, NULL) == 0) {
+        b->st[i].relogged = 1;
+        b->st[i].state = ST_WAITING;
+        b->st[i].due_ms = now;
+        b->waiting[b->nwait++] = i;
+        return;
+    }
 
     long delay, deadline = b->o->deadline_ms;
     long max_delay = deadline > 0 ? (long)(b->st[i].first_ms + deadline - now) : -1;
     int outcome = cce_http_outcome(it->client, it->attempts - 1, cc, &s->resp, s->errbuf, what,
                                    max_delay < 0 && deadline > 0 ? 0 : max_delay, &delay, &it->err);
-    if (outcome == 0)
+    if (outcome == 0 && it->op == CCE_OP_CLUSTERS) {
+        json_t *items = cce_clusters_response(&s->resp, &it->err);
+        if (items && it->want_json)
+            it->json = items;
+        else if (items) {
+            cce_clusters_from_items(items, &it->clusters, &it->nclusters, &it->err);
+            json_decref(items);
+        }
+    } else if (outcome == 0)
         it->kc = cce_clustercert_response(&s->resp, what, &it->err);
     if (outcome <= 0) {
         batch_settle(b, i);
@@ -333,6 +409,7 @@ static void batch_free(batch *b)
         if (b->slots[k].h)
             curl_easy_cleanup(b->slots[k].h);
         cce_http_resp_free(&b->slots[k].resp);
+        cce_xfer_done(&b->slots[k].x);
         cce_buf_free(&b->slots[k].url);
     }
     cce_loop_free(&b->loop);

@@ -96,32 +96,12 @@ static const char *env_first(const char *a, const char *b)
 
 void cce_client_opts_from_env(cce_client_opts *o)
 {
-    if (!o->region)
-        o->region = env_first("OS_REGION_NAME", NULL);
-    if (!o->project_id)
-        o->project_id = env_first("OS_PROJECT_ID", NULL);
-    if (!o->token)
-        o->token = env_first("OS_AUTH_TOKEN", "OS_TOKEN");
-    if (!o->endpoint)
-        o->endpoint = env_first("CCE_ENDPOINT", NULL);
-    if (!o->ca_file)
-        o->ca_file = env_first("OS_CACERT", NULL);
+    o->use_env = 1;
     if (!o->log_level) {
         int lv = cce_log_level_parse(env_first("CCEAUTO_LOG", NULL));
         if (lv >= 0)
             o->log_level = lv;
     }
-}
-
-/* Region names become host names: keep them to what a host label allows. */
-static int region_valid(const char *r)
-{
-    if (!*r || strlen(r) > 63)
-        return 0;
-    for (const char *p = r; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-')
-            return 0;
-    return 1;
 }
 
 int cce_id_valid(const char *id)
@@ -143,10 +123,7 @@ void cce_client_free(cce_client *c)
     if (c->easy)
         curl_easy_cleanup(c->easy);
     cce_loop_free(&c->loop);
-    /* The token should not outlive the client in freed memory. */
-    for (struct curl_slist *h = c->headers; h; h = h->next)
-        OPENSSL_cleanse(h->data, strlen(h->data));
-    curl_slist_free_all(c->headers);
+    cce_auth_free(c);
     free(c->endpoint);
     free(c->project_id);
     free(c->region);
@@ -154,71 +131,22 @@ void cce_client_free(cce_client *c)
     free(c);
 }
 
-cce_client *cce_client_new(const cce_client_opts *o, cce_error *err)
+/* $XDG_CACHE_HOME/cceauto, else ~/.cache/cceauto; NULL when neither is known. */
+static char *default_cache_dir(void)
 {
-    static const cce_client_opts none;
-    if (!o)
-        o = &none;
-    if (cce_global_init() != 0) {
-        cce_set_error(err, CCE_E_NOMEM, 0, "libcurl could not be initialised");
-        return NULL;
-    }
-    if (!o->project_id || !*o->project_id) {
-        cce_set_error(err, CCE_E_CONFIG, 0, "no project id: set project_id or OS_PROJECT_ID");
-        return NULL;
-    }
-    if (!cce_id_valid(o->project_id)) {
-        cce_set_error(err, CCE_E_CONFIG, 0, "project id '%s' is not valid: only letters, digits and '-' are allowed",
-                      o->project_id);
-        return NULL;
-    }
-    if (!o->token || !*o->token) {
-        cce_set_error(err, CCE_E_CONFIG, 0, "no token: set token or OS_AUTH_TOKEN");
-        return NULL;
-    }
-    if (strpbrk(o->token, "\r\n")) {
-        cce_set_error(err, CCE_E_CONFIG, 0, "the token contains a line break");
-        return NULL;
-    }
-    if (o->region && *o->region && !region_valid(o->region)) {
-        cce_set_error(err, CCE_E_CONFIG, 0, "region '%s' is not valid", o->region);
-        return NULL;
-    }
-    if (!o->endpoint && (!o->region || !*o->region)) {
-        cce_set_error(err, CCE_E_CONFIG, 0, "no region or endpoint: set region (OS_REGION_NAME) or endpoint (CCE_ENDPOINT)");
-        return NULL;
-    }
-    if (o->endpoint && strncasecmp(o->endpoint, "https://", 8) != 0) {
-        cce_set_error(err, CCE_E_CONFIG, 0, "endpoint '%s' is not an https:// URL", o->endpoint);
-        return NULL;
-    }
-    if (o->ca_file && *o->ca_file && access(o->ca_file, R_OK) != 0) {
-        cce_set_error(err, CCE_E_CONFIG, 0, "CA file '%s' cannot be read: %s", o->ca_file, strerror(errno));
-        return NULL;
-    }
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    cce_buf b = {0};
+    if (xdg && xdg[0] == '/')
+        cce_buf_printf(&b, "%s/cceauto", xdg);
+    else if (home && home[0] == '/')
+        cce_buf_printf(&b, "%s/.cache/cceauto", home);
+    return b.data;
+}
 
-    cce_client *c = calloc(1, sizeof *c);
-    if (!c) {
-        cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
-        return NULL;
-    }
+/* Everything but who the client is: timeouts, logging, the curl handles. */
+static int client_setup(cce_client *c, const cce_client_opts *o)
+{
     c->loop.epfd = -1;
-    if (o->endpoint) {
-        c->endpoint = strdup(o->endpoint);
-        if (c->endpoint) {
-            size_t n = strlen(c->endpoint);
-            while (n > 8 && c->endpoint[n - 1] == '/')
-                c->endpoint[--n] = '\0';
-        }
-    } else {
-        size_t n = strlen(o->region) + 40;
-        if ((c->endpoint = malloc(n)) != NULL)
-            snprintf(c->endpoint, n, "https://cce.%s.otc.t-systems.com", o->region);
-    }
-    c->project_id = strdup(o->project_id);
-    c->region = cce_strdup(o->region && *o->region ? o->region : NULL);
-    c->ca_file = cce_strdup(o->ca_file && *o->ca_file ? o->ca_file : NULL);
-    c->insecure = o->insecure;
     c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
     c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
     c->retries = o->retries < 0 ? 0 : o->retries > 0 ? o->retries : 4;
@@ -235,39 +163,117 @@ cce_client *cce_client_new(const cce_client_opts *o, cce_error *err)
     c->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^ (uintptr_t)c;
     if (!c->rng)
         c->rng = 0x9e3779b97f4a7c15ULL;
+    return (c->easy = curl_easy_init()) != NULL && cce_loop_init(&c->loop, curl_multi_init(), NULL) == 0 ? 0 : -1;
+}
 
-    char tokhdr[16 + 4096];
-    int ok = c->endpoint && c->project_id && (!o->region || !*o->region || c->region) &&
-             (!o->ca_file || !*o->ca_file || c->ca_file) && strlen(o->token) < 4096;
-    if (ok) {
-        snprintf(tokhdr, sizeof tokhdr, "X-Auth-Token: %s", o->token);
-        struct curl_slist *h = NULL, *t;
-        const char *fixed[] = {"Accept: application/json", "Content-Type: application/json", tokhdr};
-        for (size_t i = 0; ok && i < 3; i++) {
-            if ((t = curl_slist_append(h, fixed[i])) == NULL)
-                ok = 0;
-            else
-                h = t;
-        }
-        c->headers = h;
-        if (ok)
-            c->token = strchr(h->next->next->data, ':') + 2;
-        OPENSSL_cleanse(tokhdr, sizeof tokhdr); /* memset could be optimised away */
-    }
-    if (ok)
-        ok = (c->easy = curl_easy_init()) != NULL && cce_loop_init(&c->loop, curl_multi_init(), NULL) == 0;
-    if (!ok) {
-        cce_client_free(c);
-        cce_set_error(err, strlen(o->token) >= 4096 ? CCE_E_CONFIG : CCE_E_NOMEM, 0,
-                      strlen(o->token) >= 4096 ? "the token is longer than 4096 bytes" : "out of memory");
+cce_client *cce_client_new(const cce_client_opts *o, cce_error *err)
+{
+    static const cce_client_opts none;
+    if (!o)
+        o = &none;
+    if (cce_global_init() != 0) {
+        cce_set_error(err, CCE_E_NOMEM, 0, "libcurl could not be initialised");
         return NULL;
     }
+    cce_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
+        return NULL;
+    }
+    c->loop.epfd = -1;
+    if (cce_auth_resolve(c, o, err) < 0) {
+        cce_client_free(c);
+        return NULL;
+    }
+    c->interactive = o->interactive;
+    if (!o->no_cache && c->auth_method == CCE_AUTH_PASSWORD)
+        c->cache_dir = o->cache_dir && *o->cache_dir ? strdup(o->cache_dir) : default_cache_dir();
+    if (client_setup(c, o) < 0) {
+        cce_client_free(c);
+        cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
+        return NULL;
+    }
+    if (c->insecure)
+        cce_log(c, CCE_LOG_WARN, "TLS verification is off for this client (insecure)");
     return c;
+}
+
+cce_client *cce_client_derive(cce_client *c, const char *project_id, const char *project_name, const char *region,
+                              cce_error *err)
+{
+    if (project_id && *project_id && !cce_id_valid(project_id)) {
+        cce_set_error(err, CCE_E_CONFIG, 0, "project id '%s' is not valid: only letters, digits and '-' are allowed",
+                      project_id);
+        return NULL;
+    }
+    if (region && *region && !cce_region_valid(region)) {
+        cce_set_error(err, CCE_E_CONFIG, 0, "region '%s' is not valid", region);
+        return NULL;
+    }
+    int other = (project_id && *project_id && (!c->project_id || strcmp(project_id, c->project_id) != 0)) ||
+                (project_name && *project_name && (!c->project_name || strcmp(project_name, c->project_name) != 0)) ||
+                (region && *region && (!c->region || strcmp(region, c->region) != 0));
+    if (other && c->auth_method == CCE_AUTH_TOKEN) {
+        cce_set_error(err, CCE_E_CONFIG, 0,
+                      "a token is valid for its own project only: other projects or regions need a password or an "
+                      "access key (AK/SK)");
+        return NULL;
+    }
+    cce_client *d = calloc(1, sizeof *d);
+    if (!d) {
+        cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
+        return NULL;
+    }
+    d->loop.epfd = -1;
+    cce_client_opts o;
+    memset(&o, 0, sizeof o);
+    o.timeout_ms = c->timeout_ms;
+    o.connect_timeout_ms = c->connect_timeout_ms;
+    o.retries = c->retries ? c->retries : -1;
+    o.backoff_ms = c->backoff_ms;
+    o.max_backoff_ms = c->max_backoff_ms;
+    o.max_response = c->max_response;
+    o.log_level = c->log_level;
+    o.log = c->log;
+    o.log_ud = c->log_ud;
+    o.stop_on_signals = c->stop_on_signals;
+    int same_project = !(project_id && *project_id) && !(project_name && *project_name);
+    const char *r = region && *region ? region : c->region;
+    int new_region = r && (!c->region || strcmp(r, c->region) != 0);
+    int ok = cce_auth_copy(d, c) == 0 && client_setup(d, &o) == 0;
+    if (ok) {
+        d->insecure = c->insecure;
+        d->region = cce_strdup(r);
+        d->ca_file = cce_strdup(c->ca_file);
+        d->project_id = cce_strdup(same_project ? c->project_id : project_id && *project_id ? project_id : NULL);
+        d->project_name = cce_strdup(same_project ? c->project_name : project_name && *project_name ? project_name : NULL);
+        d->endpoint = new_region && !c->endpoint_set ? cce_auth_region_cce(r) : cce_strdup(c->endpoint);
+        if (new_region && c->auth_url_default) {
+            free(d->auth_url);
+            d->auth_url = cce_auth_region_iam(r);
+        }
+        ok = (!r || d->region) && (!c->ca_file || d->ca_file);
+    }
+    if (!ok) {
+        cce_client_free(d);
+        cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
+        return NULL;
+    }
+    if (!d->endpoint && d->auth_method != CCE_AUTH_PASSWORD) {
+        cce_client_free(d);
+        cce_set_error(err, CCE_E_CONFIG, 0,
+                      "no CCE endpoint is known for region '%s': set endpoint (CCE_ENDPOINT), or log in with a "
+                      "password to find it in the service catalog",
+                      r ? r : "?");
+        return NULL;
+    }
+    return d;
 }
 
 const char *cce_client_endpoint(const cce_client *c) { return c->endpoint; }
 const char *cce_client_project_id(const cce_client *c) { return c->project_id; }
 const char *cce_client_region(const cce_client *c) { return c->region; }
+const char *cce_client_project_name(const cce_client *c) { return c->project_name; }
 void cce_client_stats_get(const cce_client *c, cce_client_stats *out) { *out = c->stats; }
 long cce_client_timeout_ms(const cce_client *c) { return c->timeout_ms; }
 

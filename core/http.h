@@ -70,14 +70,72 @@ struct cce_client {
     void *log_ud;
     int stop_on_signals;
     int caught_signal;           /* what a call caught, until cce_client_take_signal() */
-    struct curl_slist *headers;  /* holds the token: never logged */
-    const char *token;           /* points into `headers`, for redaction only */
+    /* Who the client is (auth.c).  Secrets live only here, in heap strings
+     * that cce_client_free() cleanses, and in the per-transfer headers. */
+    int auth_method;             /* CCE_AUTH_* */
+    char *auth_url;              /* IAM base ending in /v3, no trailing '/' */
+    int auth_url_default;        /* auth_url came from the region table (derive recomputes it) */
+    int endpoint_set;            /* the endpoint was given (derive keeps it) */
+    char *username, *user_id, *domain, *password, *passcode;
+    char *ak, *sk, *security_token;
+    char *project_name;
+    char *cloud;                 /* the clouds.yaml entry, for messages */
+    char *cache_dir;             /* NULL: no cache */
+    int interactive;
+    char *token;                 /* X-Auth-Token: given, cached or from a login; NULL until then */
+    long long token_expires;     /* Unix seconds; 0 unknown */
+    int token_from_cache;
+    unsigned token_gen;          /* counts new tokens: a 401 on an older one needs no new login */
+    int relogins;                /* logins after a 401: at most one per client */
+    cce_error auth_err;          /* a failed login or project lookup, kept: one attempt per client */
+    int auth_failed;
     CURL *easy;                  /* reused, so keep-alive connections are reused */
     cce_loop loop;               /* the one-shot calls' loop; its multi keeps the connections */
     char user_agent[48];
     uint64_t rng;
     cce_client_stats stats;
 };
+
+enum { CCE_AUTH_TOKEN = 1, CCE_AUTH_AKSK, CCE_AUTH_PASSWORD };
+
+/* Request flags of cce_http_prepare / cce_http_request. */
+enum {
+    CCE_REQ_NOAUTH = 1,   /* no token and no signature (the login itself) */
+    CCE_REQ_IAM = 2,      /* an IAM request: no X-Project-Id */
+};
+
+/*
+ * auth.c.  cce_auth_ensure: makes the client ready to send CCE requests: the
+ * project id resolved, a token that is valid for 10 more minutes (from
+ * memory, the cache, or a login), the CCE endpoint known.  A failure is kept
+ * in the client and returned again without a new attempt.
+ * cce_auth_relogin: after a 401 on a token of generation `gen`: discards it
+ * (and its cache file) and logs in once more; 0 when a new token is there
+ * (also when another transfer already got one), -1 when no new login may or
+ * could be made.
+ * cce_auth_headers: the headers of one transfer (Accept, Content-Type, and the
+ * token or the AK/SK signature made now, per attempt); *gen gets the token's
+ * generation.  cce_headers_free cleanses them.
+ */
+int cce_auth_resolve(cce_client *c, const cce_client_opts *o, cce_error *err);
+int cce_auth_ensure(cce_client *c, cce_error *err);
+int cce_auth_relogin(cce_client *c, unsigned gen, cce_error *err);
+struct curl_slist *cce_auth_headers(cce_client *c, const char *method, const char *url, const char *body,
+                                    unsigned flags, unsigned *gen, cce_error *err);
+void cce_headers_free(struct curl_slist *h);
+void cce_auth_free(cce_client *c);
+/* The region's hosts: CCE from the built-in table only (NULL outside it), IAM by OTC's pattern. */
+char *cce_auth_region_cce(const char *region);
+char *cce_auth_region_iam(const char *region);
+int cce_region_valid(const char *region);
+int cce_auth_copy(cce_client *dst, const cce_client *src);
+
+/*
+ * One exchange with any URL (IAM or CCE), retried by the client's policy,
+ * no login and no 401 handling: what cce_http_call and the login use.
+ */
+int cce_http_request(cce_client *c, const char *method, const char *url, const char *body, unsigned flags,
+                     const char *what, cce_http_resp *resp, cce_error *err);
 
 /* The reason phrase of an HTTP status ("" when not a common one). */
 const char *cce_http_reason(long status);

@@ -122,6 +122,7 @@ typedef struct cce_http_resp {
     char content_type[96];
     long retry_after_ms;    /* Retry-After header; -1 when absent */
     int too_large;          /* the body passed the client's cap */
+    cce_buf subject_token;  /* X-Subject-Token (an IAM login's token): cleansed by cce_http_resp_free */
 } cce_http_resp;
 
 void cce_http_resp_reset(cce_http_resp *r);
@@ -131,15 +132,20 @@ void cce_http_resp_free(cce_http_resp *r);
 typedef struct cce_xfer {
     cce_client *c;
     cce_http_resp *resp;
+    struct curl_slist *headers;  /* this attempt's, with the token or signature; freed by the next prepare */
+    unsigned token_gen;          /* the generation of the token sent */
 } cce_xfer;
+/* Frees (cleansing) the transfer's headers. */
+void cce_xfer_done(cce_xfer *x);
 
 /*
  * Sets up an easy handle for one attempt with the client's settings (TLS,
  * timeouts, headers with the token, size cap, trace), resetting *x->resp.
  * `url`, `body` and `errbuf` (CURL_ERROR_SIZE) must live until the transfer ends.
+ * -1 (err filled) when the headers cannot be made (signing failed, no token).
  */
-void cce_http_prepare(cce_client *c, CURL *h, const char *method, const char *url, const char *body, cce_xfer *x,
-                      char *errbuf);
+int cce_http_prepare(cce_client *c, CURL *h, const char *method, const char *url, const char *body, unsigned flags,
+                     cce_xfer *x, char *errbuf, cce_error *err);
 /* The client's API base for a path: "<endpoint>/api/v3/projects/<project>/<path>". */
 int cce_http_url(const cce_client *c, const char *path, cce_buf *out);
 long cce_client_timeout_ms(const cce_client *c);
@@ -199,6 +205,10 @@ json_t *cce_kubeconfig_entry_named(const cce_kubeconfig *kc, enum cce_kc_section
 
 /* The project's clusters as the API sent them (a new reference to the "items" array). */
 json_t *cce_clusters_list_json(cce_client *c, cce_error *err);
+/* A 2xx list answer's "items" (a new reference), or NULL with err. */
+json_t *cce_clusters_response(const cce_http_resp *r, cce_error *err);
+/* The clusters of an "items" array, raw_json included. */
+int cce_clusters_from_items(json_t *items, cce_cluster **out, size_t *n, cce_error *err);
 /* Reads one cluster object; raw_json only when with_raw (the bindings read the tree itself). */
 int cce_cluster_from_json(json_t *o, cce_cluster *cl, int with_raw, cce_error *err);
 

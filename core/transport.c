@@ -8,6 +8,7 @@
  * a private key).
  */
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -119,6 +120,13 @@ static int curl_trace(CURL *h, curl_infotype type, char *data, size_t size, void
 
 /* ---------------------------------------------------------------- response */
 
+static void subject_token_clear(cce_http_resp *r)
+{
+    if (r->subject_token.data)
+        OPENSSL_cleanse(r->subject_token.data, r->subject_token.cap);
+    r->subject_token.len = 0;
+}
+
 void cce_http_resp_reset(cce_http_resp *r)
 {
     r->status = 0;
@@ -129,9 +137,15 @@ void cce_http_resp_reset(cce_http_resp *r)
     r->content_type[0] = '\0';
     r->retry_after_ms = -1;
     r->too_large = 0;
+    subject_token_clear(r);
 }
 
-void cce_http_resp_free(cce_http_resp *r) { cce_buf_free(&r->body); }
+void cce_http_resp_free(cce_http_resp *r)
+{
+    subject_token_clear(r);
+    cce_buf_free(&r->subject_token);
+    cce_buf_free(&r->body);
+}
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
@@ -191,7 +205,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         copy_header_value(v, vl, x->resp->request_id, sizeof x->resp->request_id);
     else if (nl == 12 && strncasecmp(p, "Content-Type", 12) == 0)
         copy_header_value(v, vl, x->resp->content_type, sizeof x->resp->content_type);
-    else if (nl == 11 && strncasecmp(p, "Retry-After", 11) == 0) {
+    else if (nl == 15 && strncasecmp(p, "X-Subject-Token", 15) == 0) {
+        subject_token_clear(x->resp);
+        while (vl && (*v == ' ' || *v == '\t'))
+            v++, vl--;
+        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+            vl--;
+        if (vl < 65536)
+            cce_buf_append(&x->resp->subject_token, v, vl);
+    } else if (nl == 11 && strncasecmp(p, "Retry-After", 11) == 0) {
         copy_header_value(v, vl, tmp, sizeof tmp);
         x->resp->retry_after_ms = parse_retry_after(tmp);
     }
@@ -343,14 +365,25 @@ void cce_loop_wait(cce_loop *l, long max_ms, const cce_stop *s)
 
 /* ---------------------------------------------------------------- exchange */
 
-void cce_http_prepare(cce_client *c, CURL *h, const char *method, const char *url, const char *body, cce_xfer *x,
-                      char *errbuf)
+void cce_xfer_done(cce_xfer *x)
+{
+    cce_headers_free(x->headers);
+    x->headers = NULL;
+}
+
+int cce_http_prepare(cce_client *c, CURL *h, const char *method, const char *url, const char *body, unsigned flags,
+                     cce_xfer *x, char *errbuf, cce_error *err)
 {
     curl_easy_reset(h);
     cce_http_resp_reset(x->resp);
+    cce_xfer_done(x);
+    /* Made per attempt: an AK/SK signature carries the time it was made. */
+    x->headers = cce_auth_headers(c, method, url, body, flags, &x->token_gen, err);
+    if (!x->headers)
+        return -1;
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
@@ -379,6 +412,7 @@ void cce_http_prepare(cce_client *c, CURL *h, const char *method, const char *ur
     }
     if (strcmp(method, body ? "POST" : "GET") != 0)
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    return 0;
 }
 
 /* Runs one transfer on the client's loop: 0 when it ended (*cc), else the signal that stopped it. */
@@ -418,15 +452,11 @@ static int wait_delay(cce_client *c, long ms, const cce_stop *s)
 
 static const char *signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal"; }
 
-int cce_http_call(cce_client *c, const char *method, const char *path, const char *body, const char *what,
-                  cce_http_resp *resp, cce_error *err)
+int cce_http_request(cce_client *c, const char *method, const char *url, const char *body, unsigned flags,
+                     const char *what, cce_http_resp *resp, cce_error *err)
 {
-    cce_buf url = {0};
-    if (cce_http_url(c, path, &url) < 0)
-        return cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
-
     CURL *h = c->easy;
-    cce_xfer x = {c, resp};
+    cce_xfer x = {c, resp, NULL, 0};
     char errbuf[CURL_ERROR_SIZE];
     int rc = -1, sig = 0;
     cce_stop stop;
@@ -435,7 +465,8 @@ int cce_http_call(cce_client *c, const char *method, const char *path, const cha
         if ((sig = cce_stop_signal(&stop)) != 0)
             break;
         errbuf[0] = '\0';
-        cce_http_prepare(c, h, method, url.data, body, &x, errbuf);
+        if (cce_http_prepare(c, h, method, url, body, flags, &x, errbuf, err) < 0)
+            break;
 
         long long t0 = cce_now_ms();
         CURLcode cc = CURLE_OK;
@@ -446,10 +477,10 @@ int cce_http_call(cce_client *c, const char *method, const char *path, const cha
             break;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
         if (cc == CURLE_OK)
-            cce_log(c, CCE_LOG_DEBUG, "%s %s -> %ld (%ld ms, %zu bytes, attempt %d)", method, url.data, resp->status, ms,
+            cce_log(c, CCE_LOG_DEBUG, "%s %s -> %ld (%ld ms, %zu bytes, attempt %d)", method, url, resp->status, ms,
                     resp->body.len, attempt + 1);
         else
-            cce_log(c, CCE_LOG_DEBUG, "%s %s -> %s (%ld ms, attempt %d)", method, url.data,
+            cce_log(c, CCE_LOG_DEBUG, "%s %s -> %s (%ld ms, attempt %d)", method, url,
                     errbuf[0] ? errbuf : curl_easy_strerror(cc), ms, attempt + 1);
 
         long delay;
@@ -464,6 +495,8 @@ int cce_http_call(cce_client *c, const char *method, const char *path, const cha
         if ((sig = wait_delay(c, delay, &stop)) != 0)
             break;
     }
+    cce_xfer_done(&x);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     if (sig) {
         cce_http_resp_reset(resp);
         cce_set_error(err, CCE_E_INTERRUPTED, 0, "%s: interrupted by %s", what, signal_name(sig));
@@ -472,6 +505,26 @@ int cce_http_call(cce_client *c, const char *method, const char *path, const cha
     int caught = cce_stop_end(&stop);
     if (caught)
         c->caught_signal = caught;
+    return rc;
+}
+
+int cce_http_call(cce_client *c, const char *method, const char *path, const char *body, const char *what,
+                  cce_http_resp *resp, cce_error *err)
+{
+    if (cce_auth_ensure(c, err) < 0)
+        return -1;
+    cce_buf url = {0};
+    if (cce_http_url(c, path, &url) < 0)
+        return cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
+    unsigned gen = c->token_gen;
+    int rc = cce_http_request(c, method, url.data, body, 0, what, resp, err);
+    /* A token that IAM revoked (a password change) or that expired early:
+     * one new login, and the request once more. */
+    if (rc < 0 && resp->status == 401 && cce_auth_relogin(c, gen, NULL) == 0) {
+        cce_log(c, CCE_LOG_INFO, "%s: the token was refused (HTTP 401); logged in again, repeating the request", what);
+        cce_error_clear(err);
+        rc = cce_http_request(c, method, url.data, body, 0, what, resp, err);
+    }
     cce_buf_free(&url);
     return rc;
 }

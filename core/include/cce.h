@@ -124,17 +124,40 @@ const char *cce_build_info(void);
 typedef struct cce_client cce_client;
 
 /*
- * Client options.  A NULL string or a zero number means "default": the
- * environment when cce_client_opts_from_env() filled it, else the built-in
- * default noted beside the field.
+ * Client options.  A NULL string or a zero number means "default": see
+ * cce_client_opts_from_env(), else the built-in default noted beside the field.
+ *
+ * Credentials, in this order of precedence (first match wins): the options
+ * here > the clouds.yaml entry `cloud` (or OS_CLOUD) with its secure.yaml >
+ * the OS_* variables.  The first of those sources that holds a credential
+ * chooses the method: a token, else an AK/SK pair, else a user's password;
+ * the other fields (user, domain, region, ...) are taken field by field from
+ * the first source that has them, a project id or name as one pair.
+ *
+ * A client with a password logs in lazily, at its first request, and keeps
+ * the token in the token cache (see cache_dir); AK/SK signs every request.
  */
 typedef struct cce_client_opts {
-    const char *region;       /* OS_REGION_NAME; selects https://cce.{region}.otc.t-systems.com */
-    const char *project_id;   /* OS_PROJECT_ID; required */
+    const char *region;       /* OS_REGION_NAME / region_name; selects the CCE and IAM hosts */
+    const char *project_id;   /* OS_PROJECT_ID / project_id */
+    const char *project_name; /* OS_PROJECT_NAME / project_name: resolved to its id through IAM */
     const char *token;        /* OS_AUTH_TOKEN, else OS_TOKEN; sent as X-Auth-Token */
-    const char *endpoint;     /* CCE_ENDPOINT; overrides the region's URL */
-    const char *ca_file;      /* OS_CACERT; CA bundle used to verify the endpoint */
-    int insecure;             /* 1: skip TLS verification (never the default) */
+    const char *endpoint;     /* CCE_ENDPOINT / cce_endpoint_override; overrides the region's CCE URL */
+    const char *ca_file;      /* OS_CACERT / cacert; CA bundle used to verify the endpoints */
+    int insecure;             /* 1: skip TLS verification (never the default; clouds.yaml verify: false) */
+    const char *cloud;        /* OS_CLOUD: an entry of clouds.yaml */
+    const char *auth_url;     /* OS_AUTH_URL / auth_url; default the region's IAM, https://iam.{region}.otc.t-systems.com/v3 */
+    const char *username;     /* OS_USERNAME / username */
+    const char *user_id;      /* OS_USER_ID / user_id (needed with passcode) */
+    const char *password;     /* OS_PASSWORD / password */
+    const char *user_domain_name; /* OS_USER_DOMAIN_NAME, else OS_DOMAIN_NAME / user_domain_name, domain_name */
+    const char *passcode;     /* OS_PASSCODE / passcode: a virtual MFA code, adds the totp method */
+    const char *ak, *sk;      /* OS_ACCESS_KEY or OS_AK, OS_SECRET_KEY or OS_SK / ak, sk: AK/SK signing */
+    const char *security_token; /* OS_SECURITY_TOKEN / security_token: temporary AK/SK */
+    const char *cache_dir;    /* token cache; default $XDG_CACHE_HOME/cceauto, else ~/.cache/cceauto */
+    int no_cache;             /* 1: never read or write the token cache */
+    int interactive;          /* 1: a missing password or MFA passcode is asked for when stdin is a terminal */
+    int use_env;              /* 1 (set by cce_client_opts_from_env): OS_CLOUD and the OS_* variables fill what is unset */
     long timeout_ms;          /* total time for one attempt; default 30000 */
     long connect_timeout_ms;  /* default 10000 */
     int retries;              /* extra attempts on 429/502/503/504/connection loss; default 4; -1 = none */
@@ -151,18 +174,49 @@ typedef struct cce_client_opts {
                                  (process-wide: one such call at a time). */
 } cce_client_opts;
 
-/* Fills unset fields of *o from the environment (OS_*, CCE_ENDPOINT, CCEAUTO_LOG).
- * The strings point into the environment: copy them if the environment may change. */
+/* Lets the environment fill what the options leave unset: sets use_env (the
+ * OS_* variables, OS_CLOUD, CCE_ENDPOINT, OS_CACERT, OS_INSECURE are read by
+ * cce_client_new, below clouds.yaml) and reads CCEAUTO_LOG into log_level. */
 void cce_client_opts_from_env(cce_client_opts *o);
 
 /* Validates the options and copies every string; NULL on a configuration error. */
 cce_client *cce_client_new(const cce_client_opts *o, cce_error *err);
 void cce_client_free(cce_client *c);
 
-/* The base URL in use, e.g. "https://cce.eu-de.otc.t-systems.com". */
+/*
+ * A client for another project and/or region with the same credentials (a
+ * password asked for on the terminal is not asked again).  NULL arguments keep
+ * the client's own; a project name is resolved at the first request.
+ */
+cce_client *cce_client_derive(cce_client *c, const char *project_id, const char *project_name, const char *region,
+                              cce_error *err);
+
+/* Who the client is; never a secret.  Strings point into the client. */
+typedef struct cce_auth_info {
+    const char *method;       /* "token", "aksk" or "password" */
+    const char *project_id, *project_name, *user, *user_id, *domain, *region, *auth_url, *cloud;
+    long long expires_at;     /* the token's expiry (Unix seconds), 0 when unknown or none */
+    int from_cache;           /* the token came from the token cache */
+} cce_auth_info;
+
+/* Logs in or resolves the project first when that is still to be done. */
+int cce_client_auth_info(cce_client *c, cce_auth_info *out, cce_error *err);
+
+typedef struct cce_project {
+    char *id, *name;
+    int enabled;
+} cce_project;
+
+/* The projects the credentials can use (IAM /auth/projects, or /projects with AK/SK). */
+int cce_client_projects(cce_client *c, cce_project **out, size_t *n, cce_error *err);
+void cce_projects_free(cce_project *list, size_t n);
+
+/* The base URL in use, e.g. "https://cce.eu-de.otc.t-systems.com" (NULL until a
+ * login found it in the service catalog, for a region outside the built-in table). */
 const char *cce_client_endpoint(const cce_client *c);
 const char *cce_client_project_id(const cce_client *c);
 const char *cce_client_region(const cce_client *c);
+const char *cce_client_project_name(const cce_client *c);  /* NULL until known */
 
 /* Statistics since the client was made (for tests and benchmarks). */
 typedef struct cce_client_stats {
@@ -230,11 +284,21 @@ cce_kubeconfig *cce_clustercert(cce_client *c, const char *cluster_id, long days
  * the loop without holding up other transfers (Retry-After honoured), a
  * deadline per item, progress between transfers, and results in input order.
  */
+enum cce_batch_op {
+    CCE_OP_CLUSTERCERT = 0,   /* POST clusters/{id}/clustercert: kc */
+    CCE_OP_CLUSTERS = 1,      /* GET clusters (the client's project): clusters, nclusters */
+};
+
 typedef struct cce_batch_item {
     cce_client *client;       /* in */
-    const char *cluster_id;   /* in; must live during the call */
-    long days;                /* in: 1..1825 or -1 */
-    cce_kubeconfig *kc;       /* out on success; the caller frees it */
+    const char *cluster_id;   /* in (CLUSTERCERT); must live during the call */
+    long days;                /* in (CLUSTERCERT): 1..1825 or -1 */
+    int op;                   /* in: enum cce_batch_op */
+    cce_kubeconfig *kc;       /* out on success (CLUSTERCERT); the caller frees it */
+    cce_cluster *clusters;    /* out on success (CLUSTERS, unless want_json); cce_clusters_free() */
+    size_t nclusters;
+    int want_json;            /* in (CLUSTERS): leave the answer's "items" in `json` instead (bindings) */
+    void *json;               /* out: a jansson array reference, see want_json */
     cce_error err;            /* out on failure ("INTERRUPTED" when stopped before it ended) */
     int attempts;             /* out: requests sent for it */
 } cce_batch_item;

@@ -162,7 +162,7 @@ function TestClient:test_config_errors_return_nil_err()
   local c, err = cce.client{ endpoint = sim.info.endpoint, token = "t" }
   lu.assertNil(c)
   lu.assertEquals(err.code, "CONFIG")
-  lu.assertStrContains(tostring(err), "CONFIG: no project id")
+  lu.assertStrContains(tostring(err), "CONFIG: no project: set project_id or project_name")
   c, err = cce.client{ project_id = "p", token = "t", endpoint = "http://127.0.0.1:1" }
   lu.assertNil(c)
   lu.assertStrContains(err.message, "not an https:// URL")

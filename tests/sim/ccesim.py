@@ -10,16 +10,34 @@ Control API (on the CCE port, no auth, not counted, no latency):
   GET  /_sim/stats    counters and the request log
   POST /_sim/reset    zero counters, clear the log and queued faults, re-seed the fault RNG
   POST /_sim/faults   queue a fault rule, e.g. {"route": "clustercert", "kind": "429", "count": 2}
-  POST /_sim/config   {"latency_ms": N, "rates": {"503": 0.05}, "retry_after": S}; "rates"
-                      replaces the whole table, {} turns random faults off
+  POST /_sim/config   {"latency_ms": N, "rates": {"503": 0.05}, "retry_after": S,
+                      "clock_skew_s": N, "token_lifetime": S}; "rates" replaces the whole
+                      table, {} turns random faults off
+  POST /_sim/revoke   every IAM token issued so far stops working (a password change)
 
-Fault rule fields: route (clustercert|clusters|cluster|any, default any), cluster (an id,
+IAM (same port, auth_url = ENDPOINT/v3; the user, password, domain, AK/SK and projects are
+in the ready line):
+  POST /v3/auth/tokens[?nocatalog=true]  password or password+totp login (--mfa makes
+                      totp mandatory), scoped to a project (id or name), a domain, or
+                      unscoped; 201 with X-Subject-Token, or IAM's {"error_msg", "error_code"}
+  GET  /v3/auth/projects, GET /v3/projects[?name=X]   every project (filtered by name)
+Tokens expire after --token-lifetime. A project token works on its own project only (403
+elsewhere); domain-scoped and unscoped tokens only list projects; the static --token works
+everywhere. AK/SK: every route but the login also accepts an SDK-HMAC-SHA256 signature
+(X-Sdk-Date signed, within 15 minutes of the clock shifted by clock_skew_s; X-Security-Token
+too with --security-token), refused with the gateway's 401 APIGW.0301. --projects N gives N
+projects with fleets whose cluster names are the same and uids differ; --extra-project and
+--disabled-project add empty ones. Stats routes iam-tokens (every login, refused ones too)
+and iam-projects; log entries of CCE routes carry "project" and "auth" (static, token, aksk).
+
+Fault rule fields: route (clustercert|clusters|cluster|iam-tokens|iam-projects|any, default
+any: every route, IAM's too), cluster (an id,
 default any), kind (400 401 403 404 409 429 500 502 503 504 reset truncate malformed html
 empty slow, or a hostile answer below), count (default 1), format (status|cce|cm|apig,
 default cce) of the error body, retry_after (429; default the configured one), seconds
 (slow; default 1), status (html and empty; default 502), path (key-file; default
 /etc/shadow). Queued rules act before auth and validation, first match wins; random faults
-(--fault, "rates") act once the token is accepted.
+(--fault, "rates") act on CCE routes once the credentials are accepted.
 
 Hostile answers: a 200 clustercert answer that is otherwise the real one, except:
   bad-base64     client-certificate-data "!!!not base64!!!"
@@ -43,11 +61,15 @@ import argparse
 import base64
 import datetime
 import email.utils
+import hashlib
+import hmac
 import ipaddress
 import itertools
 import json
 import os
 import random
+import re
+import secrets
 import shutil
 import signal
 import socket
@@ -58,6 +80,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -71,8 +94,10 @@ FLAVORS = ("cce.s1.small", "cce.s2.medium")
 VERSIONS = ("v1.25.6-r0", "v1.27.4-r0", "v1.28.3-r0", "v1.29.1-r0")
 MAX_DAYS = 1825
 
-ROUTES = ("clusters", "cluster", "clustercert", "apiserver", "other")
-FAULT_ROUTES = ("clustercert", "clusters", "cluster", "any")
+CCE_ROUTES = ("clusters", "cluster", "clustercert")
+IAM_ROUTES = ("iam-tokens", "iam-projects")
+ROUTES = CCE_ROUTES + ("apiserver", "other") + IAM_ROUTES
+FAULT_ROUTES = CCE_ROUTES + IAM_ROUTES + ("any",)
 STATUS_KINDS = ("400", "401", "403", "404", "409", "429", "500", "502", "503", "504")
 # Hostile or broken 200 answers to clustercert: what a compromised or buggy endpoint
 # could send (see Handler.hostile); "dup-name" acts on the cluster list instead.
@@ -185,6 +210,136 @@ def error_reply(status, fmt, message, own_message=None):
         "error_msg": "The API does not exist or has not been published in the environment",
         "error_code": "APIG.0101", "request_id": new_uuid()}).encode(),
         request_id=False)
+
+
+# --------------------------------------------------------------------------- IAM and AK/SK
+
+SIGN_ALGORITHM = "SDK-HMAC-SHA256"
+SDK_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+SDK_DATE_SHAPE = re.compile(r"\d{8}T\d{6}Z\Z")     # strptime alone takes fewer digits
+MAX_SDK_SKEW = 15 * 60          # seconds between X-Sdk-Date and the gateway's clock
+UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+HEX_ESCAPES = ["%%%02X" % b for b in range(256)]
+
+SIGN_FAIL = "Incorrect IAM authentication information: verify aksk signature fail"
+DATE_EXPIRED = ("Incorrect IAM authentication information: x-sdk-date expired (the request "
+                "time differs from the server time by more than 15 minutes)")
+SECURITY_TOKEN_FAIL = ("Incorrect IAM authentication information: the security token "
+                       "(X-Security-Token) is missing or wrong")
+
+# IAM's answers to a refused login or listing: (status, error_code, error_msg).
+IAM_BAD_BODY = (400, "IAM.0011", "Request body is invalid.")
+IAM_WRONG_PASSWORD = (401, "IAM.0001", "The username or password is wrong.")
+IAM_MFA_REQUIRED = (401, "IAM.0101", "The verification code (MFA passcode) is required.")
+IAM_MFA_WRONG = (401, "IAM.0102", "The verification code is incorrect.")
+IAM_NO_PROJECT = (401, "IAM.0103", "The project does not exist or is not accessible.")
+IAM_PROJECT_DISABLED = (401, "IAM.0104", "The project is disabled.")
+IAM_WRONG_DOMAIN = (401, "IAM.0105", "The domain does not exist or is not accessible.")
+IAM_NEEDS_AUTH = (401, "IAM.0106", "The request you have made requires authentication.")
+
+
+def sign_encode(text):
+    """A path segment, query key or value as received (latin-1 text of the raw bytes):
+    percent-decoded, then encoded the signer's way (unreserved kept, uppercase hex)."""
+    raw = urllib.parse.unquote_to_bytes(text.encode("latin-1"))
+    return "".join(chr(b) if b in UNRESERVED else HEX_ESCAPES[b] for b in raw)
+
+
+def canonical_uri(path):
+    uri = "/".join(sign_encode(segment) for segment in path.split("/"))
+    return uri if uri.endswith("/") else uri + "/"
+
+
+def canonical_query(query):
+    pairs = []
+    for part in query.split("&"):
+        if part:
+            key, _, value = part.partition("=")
+            pairs.append((sign_encode(key), sign_encode(value)))
+    pairs.sort()
+    return "&".join("%s=%s" % pair for pair in pairs)
+
+
+def canonical_request(method, path, query, headers, signed, body):
+    """The canonical request of SDK-HMAC-SHA256. headers maps lowercase names to values
+    as received; signed lists the lowercase names in the order the client gave them."""
+    block = "".join("%s:%s\n" % (name, headers[name].strip(" \t")) for name in signed)
+    return "\n".join((method, canonical_uri(path), canonical_query(query), block,
+                      ";".join(signed), hashlib.sha256(body).hexdigest()))
+
+
+def request_signature(sk, sdk_date, canonical):
+    """hex HMAC-SHA256(SK, string to sign) of a canonical request."""
+    digest = hashlib.sha256(canonical.encode("latin-1")).hexdigest()
+    to_sign = "%s\n%s\n%s" % (SIGN_ALGORITHM, sdk_date, digest)
+    return hmac.new(sk.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def parse_authorization(value):
+    """(access key, signed header names, signature) of an SDK-HMAC-SHA256 Authorization
+    header; None for a part that is missing."""
+    fields = {}
+    for part in value[len(SIGN_ALGORITHM):].split(","):
+        key, _, item = part.strip().partition("=")
+        fields[key] = item.strip()
+    signed = fields.get("SignedHeaders")
+    return (fields.get("Access") or None,
+            [name.lower() for name in signed.split(";")] if signed else None,
+            fields.get("Signature") or None)
+
+
+def parse_sdk_date(value):
+    """Unix seconds of an X-Sdk-Date value, None when it is not YYYYMMDDTHHMMSSZ."""
+    value = value.strip()
+    if not SDK_DATE_SHAPE.match(value):
+        return None
+    try:
+        stamp = datetime.datetime.strptime(value, SDK_DATE_FORMAT)
+    except ValueError:
+        return None
+    return stamp.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def apigw_reply(message):
+    """A refusal of the API gateway in front of CCE and IAM (its request id in the body)."""
+    return Reply(401, json.dumps({"error_msg": message, "error_code": "APIGW.0301",
+                                  "request_id": new_uuid()}).encode(), request_id=False)
+
+
+def iam_reply(error):
+    status, code, message = error
+    return json_reply(status, {"error_msg": message, "error_code": code})
+
+
+def iam_time(seconds):
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def dig(obj, *keys):
+    """obj[k1][k2]..., None where a level is missing or not an object."""
+    for key in keys:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def derived_id(seed, name):
+    """The deterministic 32-hex id of a simulated project or user."""
+    return hashlib.sha256(("ccesim/%d/%s" % (seed, name)).encode()).hexdigest()[:32]
+
+
+class Project:
+    """One IAM project with its own fleet (possibly empty)."""
+
+    def __init__(self, project_id, name, enabled=True):
+        self.id = project_id
+        self.name = name
+        self.enabled = enabled
+        self.clusters = {}
+        self.list_body = json.dumps({"kind": "Cluster", "apiVersion": "v3",
+                                     "items": []}).encode()
 
 
 # --------------------------------------------------------------------------- PKI
@@ -409,29 +564,101 @@ class Simulator:
         self.queued = []
         self.counts = dict.fromkeys(ROUTES, 0)
         self.log = []
-        self.clusters = {}
-        self.list_body = b""
+        self.clusters = {}      # every project's clusters by uid
+        self.region = args.region
+        self.endpoint = None    # known once the CCE port is bound
+        # IAM: one user in one domain, with these credentials.
+        self.user = args.user
+        self.user_id = args.user_id
+        self.password = args.password
+        self.domain = args.domain
+        self.domain_id = args.domain_id
+        self.mfa = args.mfa
+        self.passcode = args.passcode
+        self.token_lifetime = args.token_lifetime
+        self.ak = args.ak
+        self.sk = args.sk
+        self.security_token = args.security_token
+        self.clock_skew = args.clock_skew
+        # Issued tokens: token -> (project id, None for a domain or unscoped token, expiry).
+        # Replaced as a whole by a revocation, so readers need no lock.
+        self.tokens = {}
+        self.project_list = [Project(args.project_id, args.region)]
+        for i in range(1, args.projects):
+            name = "%s_p%d" % (args.region, i)
+            self.project_list.append(Project(derived_id(self.seed, name), name))
+        self.fleet_projects = list(self.project_list)
+        self.project_list += [Project(derived_id(self.seed, name), name)
+                              for name in args.extra_project]
+        self.project_list += [Project(derived_id(self.seed, name), name, enabled=False)
+                              for name in args.disabled_project]
+        self.projects = {p.id: p for p in self.project_list}
+        self.project_names = {p.name: p for p in self.project_list}
 
     def build_fleet(self, count, region, internal_url, external_url):
-        rng = random.Random(self.seed)
-        fleet = [Cluster(i, rng, region, internal_url, external_url, self.pki.ca_b64)
-                 for i in range(count)]
-        self.clusters = {c.uid: c for c in fleet}
-        self.list_body = json.dumps({"kind": "Cluster", "apiVersion": "v3",
-                                     "items": [c.obj for c in fleet]}).encode()
+        """`count` clusters in each of the --projects projects: the same names (and
+        phases, versions, shapes) everywhere, uids of their own per project."""
+        for n, project in enumerate(self.fleet_projects):
+            # The first project's fleet is the one a single-project simulator always had.
+            rng = random.Random(self.seed if n == 0 else "%d/%s" % (self.seed, project.id))
+            fleet = [Cluster(i, rng, region, internal_url, external_url, self.pki.ca_b64)
+                     for i in range(count)]
+            project.clusters = {c.uid: c for c in fleet}
+            project.list_body = json.dumps({"kind": "Cluster", "apiVersion": "v3",
+                                            "items": [c.obj for c in fleet]}).encode()
+            self.clusters.update(project.clusters)
 
-    def record(self, when, method, route, cluster, status, fault):
+    def record(self, when, method, route, cluster, status, fault, project=None, auth=None):
         with self.lock:
             self.counts[route] += 1
-            self.log.append((when, method, route, cluster, status, fault))
+            self.log.append((when, method, route, cluster, status, fault, project, auth))
 
     def stats(self):
         with self.lock:
             counts = dict(self.counts)
             log = list(self.log)
         keys = ("t", "method", "route", "cluster", "status", "fault")
-        return {"total": sum(counts.values()), "requests": counts,
-                "log": [dict(zip(keys, entry)) for entry in log]}
+        entries = []
+        for entry in log:
+            item = dict(zip(keys, entry))
+            route = entry[2]
+            if route in CCE_ROUTES:
+                item["project"] = entry[6]
+            if route in CCE_ROUTES or route == "iam-projects":
+                item["auth"] = entry[7]
+            entries.append(item)
+        return {"total": sum(counts.values()), "requests": counts, "log": entries}
+
+    # ---- IAM
+
+    def issue_token(self, project_id):
+        """A new random token for a project (None: domain scope); (token, issued, expiry)."""
+        token = "MIIsim" + secrets.token_urlsafe(96)
+        issued = time.time()
+        expires = issued + self.token_lifetime
+        self.tokens[token] = (project_id, expires)
+        return token, issued, expires
+
+    def revoke(self):
+        """Every token issued so far stops working (as after a password change)."""
+        with self.lock:
+            count = len(self.tokens)
+            self.tokens = {}
+        return count
+
+    def project_view(self, project):
+        return {"id": project.id, "name": project.name, "enabled": project.enabled,
+                "domain_id": self.domain_id, "description": ""}
+
+    def catalog(self):
+        return [{"type": "ccev2.0", "name": "cce", "id": derived_id(self.seed, "ccev2.0"),
+                 "endpoints": [{"interface": "public", "region": self.region,
+                                "region_id": self.region, "url": self.endpoint,
+                                "id": derived_id(self.seed, "ccev2.0/public")}]},
+                {"type": "identity", "name": "iam", "id": derived_id(self.seed, "identity"),
+                 "endpoints": [{"interface": "public", "region": "*", "region_id": "*",
+                                "url": self.endpoint + "/v3",
+                                "id": derived_id(self.seed, "identity/public")}]}]
 
     def reset(self):
         with self.lock:
@@ -481,14 +708,23 @@ class Simulator:
         retry_after = spec.get("retry_after", self.retry_after)
         if type(retry_after) is not int or retry_after < 0:
             raise UsageError("retry_after must be an integer >= 0")
+        skew = spec.get("clock_skew_s", self.clock_skew)
+        if not is_number(skew):
+            raise UsageError("clock_skew_s must be a number")
+        lifetime = spec.get("token_lifetime", self.token_lifetime)
+        if not is_number(lifetime) or lifetime < 0:
+            raise UsageError("token_lifetime must be a number >= 0")
         self.latency = latency / 1000.0
         self.rates = list(rates.items())
         self.retry_after = retry_after
+        self.clock_skew = skew
+        self.token_lifetime = lifetime
         return self.config()
 
     def config(self):
         return {"latency_ms": self.latency * 1000, "rates": dict(self.rates),
-                "retry_after": self.retry_after}
+                "retry_after": self.retry_after, "clock_skew_s": self.clock_skew,
+                "token_lifetime": self.token_lifetime}
 
 
 def is_number(value):
@@ -665,11 +901,11 @@ class CCEHandler(Handler):
     """The CCE API and the /_sim/ control API."""
 
     def do_GET(self):
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         if path.startswith("/_sim/"):
             self.control(path)
         else:
-            self.api(path)
+            self.api(path, query)
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
@@ -691,6 +927,8 @@ class CCEHandler(Handler):
                 reply = json_reply(200, {"ok": True, "queued": sim.queue_fault(load_json(body))})
             elif self.command == "POST" and path == "/_sim/config":
                 reply = json_reply(200, sim.configure(load_json(body)))
+            elif self.command == "POST" and path == "/_sim/revoke":
+                reply = json_reply(200, {"ok": True, "revoked": sim.revoke()})
             else:
                 reply = json_reply(404, {"error": "no such control endpoint: %s %s"
                                          % (self.command, path)})
@@ -701,11 +939,11 @@ class CCEHandler(Handler):
 
     # ---- CCE API
 
-    def api(self, path):
+    def api(self, path, query):
         started = time.time()
         sim = self.server.sim
         route, project, cluster = classify(self.command, path)
-        status = fault = None
+        status = fault = self.auth = None
         try:
             body = self.read_body()
             if body is None:
@@ -713,11 +951,14 @@ class CCEHandler(Handler):
                 body = b""
             rule = sim.take_queued(route, cluster)
             if rule is None:
-                reply = self.authorise(route)
-                if reply is None:
-                    rule = sim.draw_fault()
-                    if rule is None:
-                        reply = self.answer(route, project, cluster, body)
+                if route in IAM_ROUTES:
+                    reply = self.iam(route, path, query, body)
+                else:
+                    reply = self.authorise(route, project, path, query, body)
+                    if reply is None:
+                        rule = sim.draw_fault()
+                        if rule is None:
+                            reply = self.answer(route, project, cluster, body)
             # The latency is the time from the request to the response, the simulator's
             # own work included: so a benchmark measures the client, not the simulator.
             if sim.latency:
@@ -729,26 +970,195 @@ class CCEHandler(Handler):
                 status = reply.status
             else:
                 fault = rule["kind"]
-                status = self.fault(rule, route, project, cluster, body)
+                status = self.fault(rule, route, project, cluster, path, query, body)
         finally:
-            sim.record(started, self.command, route, cluster, status, fault)
+            sim.record(started, self.command, route, cluster, status, fault, project, self.auth)
             self.log_line(started, route, cluster, status, fault)
 
-    def authorise(self, route):
+    def regular(self, route, project, cluster, path, query, body):
+        """The answer without faults: authorisation, then the route's own."""
+        if route in IAM_ROUTES:
+            return self.iam(route, path, query, body)
+        return (self.authorise(route, project, path, query, body)
+                or self.answer(route, project, cluster, body))
+
+    def authorise(self, route, project, path, query, body):
+        """None when the request may go on to the project `project`, else the refusal."""
         if route == "other":
             return error_reply(404, "apig", None)
-        if self.headers.get("X-Auth-Token") != self.server.sim.token:
-            return error_reply(401, "cce", None)
+        sim = self.server.sim
+        token = self.headers.get("X-Auth-Token")
+        if token is not None:
+            # The static token first and by plain comparison: the benchmarks' path.
+            if token == sim.token:
+                self.auth = "static"
+                return None
+            entry = sim.tokens.get(token)
+            if entry is None or entry[1] <= time.time():
+                return error_reply(401, "cce", None)
+            self.auth = "token"
+            if entry[0] != project:     # another project's token, or a domain-scoped one
+                return error_reply(403, "cce", None)
+            return None
+        authorization = self.headers.get("Authorization")
+        if authorization is not None and authorization.startswith(SIGN_ALGORITHM + " "):
+            self.auth = "aksk"
+            return self.check_signature(authorization, path, query, body)
+        return error_reply(401, "cce", None)
+
+    def check_signature(self, authorization, path, query, body):
+        """None when the request is signed with the simulator's AK/SK within the allowed
+        clock skew, else the API gateway's refusal."""
+        sim = self.server.sim
+        access, signed, signature = parse_authorization(authorization)
+        if access != sim.ak or not signed or not signature or "x-sdk-date" not in signed:
+            return apigw_reply(SIGN_FAIL)
+        headers = {}
+        for name in signed:
+            value = self.headers.get(name)
+            if value is None:
+                return apigw_reply(SIGN_FAIL)
+            headers[name] = value
+        sdk_date = headers["x-sdk-date"].strip(" \t")
+        when = parse_sdk_date(sdk_date)
+        if when is None:
+            return apigw_reply(SIGN_FAIL)
+        if abs(when - (time.time() + sim.clock_skew)) > MAX_SDK_SKEW:
+            return apigw_reply(DATE_EXPIRED)
+        expected = request_signature(sim.sk, sdk_date, canonical_request(
+            self.command, path, query, headers, signed, body))
+        if not hmac.compare_digest(expected, signature):
+            return apigw_reply(SIGN_FAIL)
+        if (sim.security_token is not None
+                and self.headers.get("X-Security-Token") != sim.security_token):
+            return apigw_reply(SECURITY_TOKEN_FAIL)
         return None
 
-    def answer(self, route, project, cluster_id, body):
+    # ---- IAM
+
+    def iam(self, route, path, query, body):
+        if route == "iam-tokens":
+            return self.login(query, body)
+        sim = self.server.sim
+        refusal = self.authorise_iam(path, query, body)
+        if refusal is not None:
+            return refusal
+        projects = sim.project_list
+        if path == "/v3/projects":
+            names = [v for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True)
+                     if k == "name"]
+            if names:
+                projects = [p for p in projects if p.name in names]
+        return json_reply(200, {"projects": [sim.project_view(p) for p in projects],
+                                "links": {"self": sim.endpoint + self.path,
+                                          "previous": None, "next": None}})
+
+    def authorise_iam(self, path, query, body):
+        """IAM's listings take any valid token (domain-scoped ones too) or AK/SK."""
+        sim = self.server.sim
+        token = self.headers.get("X-Auth-Token")
+        if token is not None:
+            if token == sim.token:
+                self.auth = "static"
+                return None
+            entry = sim.tokens.get(token)
+            if entry is None or entry[1] <= time.time():
+                return iam_reply(IAM_NEEDS_AUTH)
+            self.auth = "token"
+            return None
+        authorization = self.headers.get("Authorization")
+        if authorization is not None and authorization.startswith(SIGN_ALGORITHM + " "):
+            self.auth = "aksk"
+            return self.check_signature(authorization, path, query, body)
+        return iam_reply(IAM_NEEDS_AUTH)
+
+    def login(self, query, body):
+        """POST /v3/auth/tokens: a password (+ totp) login scoped to a project or domain."""
+        sim = self.server.sim
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return iam_reply(IAM_BAD_BODY)
+        identity = dig(doc, "auth", "identity")
+        methods = dig(identity, "methods")
+        if (not isinstance(methods, list) or "password" not in methods
+                or any(m not in ("password", "totp") for m in methods)):
+            return iam_reply((400, "IAM.0007", "Request parameter auth.identity.methods is "
+                              "invalid (password, or password and totp)."))
+        user = dig(identity, "password", "user")
+        if not isinstance(user, dict):
+            return iam_reply(IAM_BAD_BODY)
+        if "id" in user:
+            known = user["id"] == sim.user_id
+        else:
+            domain = user.get("domain")
+            known = (user.get("name") == sim.user and isinstance(domain, dict)
+                     and (domain.get("name") == sim.domain if "name" in domain
+                          else domain.get("id") == sim.domain_id))
+        if not known or user.get("password") != sim.password:
+            return iam_reply(IAM_WRONG_PASSWORD)
+        if "totp" in methods:
+            totp = dig(identity, "totp", "user")
+            passcode = dig(totp, "passcode")
+            if not passcode:
+                return iam_reply(IAM_MFA_REQUIRED)
+            if dig(totp, "id") != sim.user_id or passcode != sim.passcode:
+                return iam_reply(IAM_MFA_WRONG)
+        elif sim.mfa:
+            return iam_reply(IAM_MFA_REQUIRED)
+        scope = dig(doc, "auth", "scope")
+        project = domain_scope = None
+        if scope is None:
+            pass        # unscoped: like a domain-scoped token, good for listing projects only
+        elif isinstance(dig(scope, "project"), dict):
+            wanted = scope["project"]
+            if "id" in wanted:
+                project = sim.projects.get(wanted["id"])
+            else:
+                project = sim.project_names.get(wanted.get("name"))
+                domain = wanted.get("domain")
+                if isinstance(domain, dict) and not (
+                        domain.get("name") == sim.domain if "name" in domain
+                        else domain.get("id") == sim.domain_id):
+                    project = None
+            if project is None:
+                return iam_reply(IAM_NO_PROJECT)
+            if not project.enabled:
+                return iam_reply(IAM_PROJECT_DISABLED)
+        elif isinstance(dig(scope, "domain"), dict):
+            domain = scope["domain"]
+            if not (domain.get("name") == sim.domain if "name" in domain
+                    else domain.get("id") == sim.domain_id):
+                return iam_reply(IAM_WRONG_DOMAIN)
+            domain_scope = True
+        else:
+            return iam_reply((400, "IAM.0007", "Request parameter auth.scope is invalid."))
+        token, issued, expires = sim.issue_token(project.id if project else None)
+        domain_view = {"id": sim.domain_id, "name": sim.domain}
+        out = {"expires_at": iam_time(expires), "issued_at": iam_time(issued),
+               "methods": methods,
+               "user": {"id": sim.user_id, "name": sim.user, "domain": domain_view,
+                        "password_expires_at": ""},
+               "roles": [{"id": derived_id(sim.seed, "role/te_admin"), "name": "te_admin"}]}
+        if project is not None:
+            out["project"] = {"id": project.id, "name": project.name, "domain": domain_view}
+        elif domain_scope:
+            out["domain"] = domain_view
+        if dict(urllib.parse.parse_qsl(query)).get("nocatalog") != "true":
+            out["catalog"] = sim.catalog()
+        return json_reply(201, {"token": out}, (("X-Subject-Token", token),))
+
+    # ---- CCE
+
+    def answer(self, route, project_id, cluster_id, body):
         """The regular response, from the project check on (auth already passed)."""
         sim = self.server.sim
-        if project != sim.project_id:
+        project = sim.projects.get(project_id)
+        if project is None or not project.enabled:
             return error_reply(403, "cce", None)
         if route == "clusters":
-            return Reply(200, sim.list_body)
-        cluster = sim.clusters.get(cluster_id)
+            return Reply(200, project.list_body)
+        cluster = project.clusters.get(cluster_id)
         if cluster is None:
             return error_reply(404, "status", "cluster %s not found" % cluster_id)
         if route == "cluster":
@@ -767,7 +1177,7 @@ class CCEHandler(Handler):
         return Reply(200, b"".join((head, cert_b64, middle, key_b64, tail)),
                      (("Port-ID", cluster.port_id),))
 
-    def fault(self, rule, route, project, cluster, body):
+    def fault(self, rule, route, project, cluster, path, query, body):
         """Answer with the fault `rule`; returns the status sent, None for none."""
         kind = rule["kind"]
         if kind == "reset":
@@ -778,7 +1188,7 @@ class CCEHandler(Handler):
             self.close_connection = True
             return None
         if kind in ANSWER_KINDS or kind in LIST_KINDS:
-            reply = self.authorise(route) or self.answer(route, project, cluster, body)
+            reply = self.regular(route, project, cluster, path, query, body)
             fits = route == ("clusters" if kind in LIST_KINDS else "clustercert")
             if fits and reply.status == 200:
                 reply = Reply(200, self.hostile(kind, rule, reply.body, cluster), reply.headers)
@@ -787,7 +1197,7 @@ class CCEHandler(Handler):
         if kind in ("truncate", "slow"):
             if kind == "slow":
                 time.sleep(rule["seconds"])
-            reply = self.authorise(route) or self.answer(route, project, cluster, body)
+            reply = self.regular(route, project, cluster, path, query, body)
             self.write(reply, truncate=kind == "truncate")
             return reply.status
         if kind == "malformed":
@@ -885,7 +1295,13 @@ class APIServerHandler(Handler):
 
 
 def classify(method, path):
-    """(route, project id, cluster id) of a CCE API request."""
+    """(route, project id, cluster id) of a CCE or IAM API request."""
+    if path.startswith("/v3/"):
+        if path == "/v3/auth/tokens" and method == "POST":
+            return "iam-tokens", None, None
+        if path in ("/v3/auth/projects", "/v3/projects") and method == "GET":
+            return "iam-projects", None, None
+        return "other", None, None
     parts = path.split("/")
     if len(parts) >= 6 and parts[1:4] == ["api", "v3", "projects"] and parts[5] == "clusters":
         project = parts[4]
@@ -948,7 +1364,7 @@ def parse_args(argv):
                     "kube-apiserver stand-in. Prints one JSON line with the endpoint, "
                     "CA file and token once it listens; SIGTERM or SIGINT stops it.",
         epilog="Fault kinds: %s. Control API on the CCE port: GET /_sim/stats, POST "
-               "/_sim/reset, POST /_sim/faults, POST /_sim/config." % " ".join(FAULT_KINDS))
+               "/_sim/reset, POST /_sim/faults, POST /_sim/config, POST /_sim/revoke." % " ".join(FAULT_KINDS))
     parser.add_argument("--listen", metavar="HOST", type=loopback, default="127.0.0.1",
                         help="loopback address for the CCE API (default %(default)s)")
     parser.add_argument("--port", metavar="N", type=int, default=0,
@@ -979,6 +1395,42 @@ def parse_args(argv):
                              "removed on exit)")
     parser.add_argument("--quiet", action="store_true",
                         help="no request log on stderr")
+    iam = parser.add_argument_group(
+        "IAM and AK/SK", "IAM answers on the same port under /v3 (auth_url = ENDPOINT/v3); "
+        "the static --token stays valid for every project")
+    iam.add_argument("--projects", metavar="N", type=int, default=1,
+                     help="projects with a fleet of --clusters each: the first is "
+                          "--project-id named after --region, project i is REGION_pI "
+                          "(default %(default)s)")
+    iam.add_argument("--extra-project", metavar="NAME", action="append", default=[],
+                     help="an empty project of that name, repeatable")
+    iam.add_argument("--disabled-project", metavar="NAME", action="append", default=[],
+                     help="a disabled empty project of that name, repeatable")
+    iam.add_argument("--user", metavar="NAME", default="sim-user",
+                     help="IAM user name (default %(default)s)")
+    iam.add_argument("--user-id", metavar="ID", default="5a1e0c0ffee0000000000000000000a1",
+                     help="IAM user id (default %(default)s)")
+    iam.add_argument("--password", metavar="PW", default="sim-password",
+                     help="the user's password (default %(default)s)")
+    iam.add_argument("--domain", metavar="NAME", default="OTC00000000001000000001",
+                     help="the user's domain (tenant) name (default %(default)s)")
+    iam.add_argument("--domain-id", metavar="ID", default="d0d0d0d0000000000000000000000001",
+                     help="the domain's id (default %(default)s)")
+    iam.add_argument("--mfa", action="store_true",
+                     help="logins must add the totp method with --passcode")
+    iam.add_argument("--passcode", metavar="CODE", default="123456",
+                     help="the virtual MFA code (default %(default)s)")
+    iam.add_argument("--token-lifetime", metavar="SECONDS", type=float, default=86400,
+                     help="life of an issued token (default %(default)s)")
+    iam.add_argument("--ak", metavar="AK", default="SIMAKEXAMPLE0000000",
+                     help="access key (default %(default)s)")
+    iam.add_argument("--sk", metavar="SK", default="sim-secret-key-0000000000000000000000000",
+                     help="secret key (default %(default)s)")
+    iam.add_argument("--security-token", metavar="T",
+                     help="AK/SK requests must also carry X-Security-Token: T")
+    iam.add_argument("--clock-skew", metavar="SECONDS", type=float, default=0.0,
+                     help="shift of the clock X-Sdk-Date is checked against "
+                          "(default %(default)s)")
     args = parser.parse_args(argv)
     for name in ("port", "api_port"):
         if not 0 <= getattr(args, name) <= 65535:
@@ -987,6 +1439,15 @@ def parse_args(argv):
         parser.error("--clusters must be 0..100000")
     if args.latency_ms < 0 or args.retry_after < 0:
         parser.error("--latency-ms and --retry-after must be >= 0")
+    if not 1 <= args.projects <= 100:
+        parser.error("--projects must be 1..100")
+    if args.token_lifetime < 0:
+        parser.error("--token-lifetime must be >= 0")
+    names = [args.region] + ["%s_p%d" % (args.region, i) for i in range(1, args.projects)]
+    names += args.extra_project + args.disabled_project
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        parser.error("project names must differ: %s given more than once" % ", ".join(clash))
     try:
         args.fault = parse_rates(dict(args.fault))
     except UsageError as err:
@@ -1045,15 +1506,25 @@ def main(argv=None):
                         pki.server_context(sans, state_dir), sim)
         servers.append(cce)
         host = "[%s]" % args.listen if ":" in args.listen else args.listen
+        sim.endpoint = "https://%s:%d" % (host, cce.server_port)
 
         threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
         for thread in threads:
             thread.start()
-        info = {"endpoint": "https://%s:%d" % (host, cce.server_port),
+        info = {"endpoint": sim.endpoint,
                 "apiserver": "https://127.0.0.1:%d" % api_port,
                 "ca_file": ca_file, "project_id": args.project_id, "region": args.region,
                 "token": args.token, "clusters": args.clusters, "pid": os.getpid(),
-                "state_dir": state_dir}
+                "state_dir": state_dir,
+                "auth_url": sim.endpoint + "/v3", "user": args.user, "user_id": args.user_id,
+                "password": args.password, "domain": args.domain,
+                "domain_id": args.domain_id, "ak": args.ak, "sk": args.sk,
+                "projects": [{"id": p.id, "name": p.name, "enabled": p.enabled}
+                             for p in sim.project_list]}
+        if args.mfa:
+            info["passcode"] = args.passcode
+        if args.security_token is not None:
+            info["security_token"] = args.security_token
         line = json.dumps(info)
         write_atomic(os.path.join(state_dir, "info.json"), (line + "\n").encode())
         sys.stdout.write(line + "\n")

@@ -6,6 +6,8 @@
 
 import base64
 import datetime
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -14,6 +16,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -25,7 +28,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 SIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ccesim.py")
 READY_KEYS = {"endpoint", "apiserver", "ca_file", "project_id", "region", "token",
-              "clusters", "pid", "state_dir"}
+              "clusters", "pid", "state_dir", "auth_url", "user", "user_id", "password",
+              "domain", "domain_id", "ak", "sk", "projects"}
+ROUTES = ("clusters", "cluster", "clustercert", "apiserver", "other", "iam-tokens",
+          "iam-projects")
 STATUS_KEYS = {"kind", "apiVersion", "metadata", "status", "code", "errorCode",
                "errorMessage", "error_code", "error_msg", "message", "reason"}
 
@@ -661,7 +667,8 @@ class StatsTest(SimTestCase):
         stats = self.sim.control("stats")
         self.assertEqual(stats["total"], 6)
         self.assertEqual(stats["requests"], {"clusters": 2, "cluster": 1, "clustercert": 2,
-                                             "apiserver": 0, "other": 1})
+                                             "apiserver": 0, "other": 1, "iam-tokens": 0,
+                                             "iam-projects": 0})
         self.assertEqual([(e["method"], e["route"], e["cluster"], e["status"], e["fault"])
                           for e in stats["log"]],
                          [("GET", "clusters", None, 200, None),
@@ -674,8 +681,7 @@ class StatsTest(SimTestCase):
             self.assertTrue(t0 - 1 <= entry["t"] <= time.time())
         self.sim.control("reset", {})
         self.assertEqual(self.sim.control("stats"),
-                         {"total": 0, "log": [], "requests": dict.fromkeys(
-                             ("clusters", "cluster", "clustercert", "apiserver", "other"), 0)})
+                         {"total": 0, "log": [], "requests": dict.fromkeys(ROUTES, 0)})
 
     def test_reset_fault_logged_without_status(self):
         self.sim.fault(kind="reset")
@@ -721,6 +727,418 @@ class APIServerTest(SimTestCase):
             status, err = self.api_request("127.0.0.1", "/api/v1/pods", files)
             self.assertEqual((status, err["kind"], err["reason"]), (404, "Status", "NotFound"))
         self.assertEqual(self.sim.control("stats")["requests"]["apiserver"], 3)
+
+
+# --------------------------------------------------------------------------- IAM, AK/SK
+
+sys.path.insert(0, os.path.dirname(SIM))
+import ccesim  # noqa: E402  (the verifier's functions, checked against the documented vectors)
+
+AK = "SIMAKEXAMPLE0000000"
+SK = "sim-secret-key-0000000000000000000000000"
+SIGN_FAIL = "Incorrect IAM authentication information: verify aksk signature fail"
+DATE_EXPIRED = ("Incorrect IAM authentication information: x-sdk-date expired (the request "
+                "time differs from the server time by more than 15 minutes)")
+WRONG_PASSWORD = {"error_msg": "The username or password is wrong.", "error_code": "IAM.0001"}
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def sign(method, target, headers, body=b"", ak=AK, sk=SK, signed=None):
+    """The test's own SDK-HMAC-SHA256 signer: adds Authorization to `headers`, signing
+    the names in `signed` (default: all of them). Paths and queries here need no encoding."""
+    path, _, query = target.partition("?")
+    names = sorted(n.lower() for n in (signed or headers))
+    lower = {k.lower(): v for k, v in headers.items()}
+    canonical = "%s\n%s\n%s\n%s\n%s\n%s" % (
+        method, path if path.endswith("/") else path + "/",
+        "&".join(sorted(p if "=" in p else p + "=" for p in query.split("&") if p)),
+        "".join("%s:%s\n" % (n, lower[n].strip()) for n in names), ";".join(names),
+        sha256_hex(body))
+    to_sign = "SDK-HMAC-SHA256\n%s\n%s" % (lower["x-sdk-date"], sha256_hex(canonical.encode()))
+    signature = hmac.new(sk.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["Authorization"] = "SDK-HMAC-SHA256 Access=%s, SignedHeaders=%s, Signature=%s" % (
+        ak, ";".join(names), signature)
+    return headers
+
+
+def sdk_date(offset=0):
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() + offset))
+
+
+class SigningVectorTest(unittest.TestCase):
+    """The simulator's verifier against the three vectors of shared/CCE_API.md."""
+
+    def test_vector_with_three_headers(self):
+        headers = {"content-type": "application/json", "host": "service.region.example.com",
+                   "x-sdk-date": "20191115T033655Z"}
+        canonical = ccesim.canonical_request(
+            "GET", "/v1/77b6a44cba5143ab91d13ab9a8ff44fd/vpcs",
+            "limit=2&marker=13551d6b-755d-4757-b956-536f674975c0", headers,
+            ["content-type", "host", "x-sdk-date"], b"")
+        self.assertEqual(sha256_hex(canonical.encode()),
+                         "b25362e603ee30f4f25e7858e8a7160fd36e803bb2dfe206278659d71a9bcd7a")
+        self.assertEqual(ccesim.request_signature(
+            "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc", "20191115T033655Z", canonical),
+            "7be6668032f70418fcc22abc52071e57aff61b84a1d2381bb430d6870f4f6ebe")
+
+    def test_vector_get_and_post(self):
+        headers = {"x-sdk-date": "20060102T150405Z"}
+        for method, query, body, expected in (
+                ("GET", "limit=1", b"",
+                 "5a2ce64c865e0e6046321c6f3d5a77ba8413eeaf355c3166c03d58d02ac79624"),
+                ("POST", "key=value", b'{"Name":"test","Id":1}\n',
+                 "cecc2af119b18ab70b4d094c0750f3b42c02f254903179a0fc2cc72fc9db4f59")):
+            canonical = ccesim.canonical_request(method, "/path", query, headers,
+                                                 ["x-sdk-date"], body)
+            self.assertEqual(ccesim.request_signature("SecretKey", "20060102T150405Z",
+                                                      canonical), expected)
+
+    def test_encoding(self):
+        self.assertEqual(ccesim.canonical_uri("/a b/%7e%2f/x*"), "/a%20b/~%2F/x%2A/")
+        self.assertEqual(ccesim.canonical_uri("/"), "/")
+        self.assertEqual(ccesim.canonical_uri("/v3/projects/"), "/v3/projects/")
+        self.assertEqual(ccesim.canonical_query("b=2&a=%2f&a=1&&c&n=eu-de_p1+x"),
+                         "a=%2F&a=1&b=2&c=&n=eu-de_p1%2Bx")
+        self.assertEqual(ccesim.canonical_query(""), "")
+
+
+class IAMTestCase(unittest.TestCase):
+    """Against a simulator of 3 projects x 5 clusters, an extra and a disabled project."""
+    args = ("--projects", "3", "--clusters", "5", "--extra-project", "eu-nl",
+            "--disabled-project", "eu-de_off")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Simulator(*cls.args)
+        cls.ids = {p["name"]: p["id"] for p in cls.sim.info["projects"]}
+        cls.lifetime = cls.sim.control("config", {})["token_lifetime"]     # --token-lifetime
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def setUp(self):
+        self.sim.control("reset", {})
+        self.sim.control("config", {"token_lifetime": self.lifetime, "clock_skew_s": 0})
+
+    def login(self, scope=None, user=None, password="sim-password", totp=None, query="",
+              methods=None):
+        ident = {"methods": methods or (["password", "totp"] if totp else ["password"]),
+                 "password": {"user": dict(user or {"name": "sim-user", "domain": {
+                     "name": "OTC00000000001000000001"}}, password=password)}}
+        if totp:
+            ident["totp"] = {"user": totp}
+        auth = {"identity": ident}
+        if scope is not None:
+            auth["scope"] = scope
+        status, headers, body = self.sim.request("POST", "/v3/auth/tokens" + query,
+                                                 body={"auth": auth}, token=None)
+        return status, headers, json.loads(body)
+
+    def token_for(self, name):
+        status, headers, _ = self.login({"project": {"id": self.ids[name]}}, query="?nocatalog=true")
+        self.assertEqual(status, 201)
+        return headers["X-Subject-Token"]
+
+    def clusters(self, name, **kw):
+        return self.sim.request("GET", "/api/v3/projects/%s/clusters" % self.ids[name], **kw)
+
+    def signed(self, method, target, body=b"", headers=None, **kw):
+        hdrs = {"Content-Type": "application/json", "Host": "%s:%d" % (self.sim.host, self.sim.port),
+                "X-Sdk-Date": sdk_date()}
+        hdrs.update(headers or {})
+        sign(method, target, hdrs, body, **kw)
+        return self.sim.request(method, target, body=body, token=None, headers=hdrs)
+
+
+class ProjectsTest(IAMTestCase):
+    def test_info_and_fleets(self):
+        info = self.sim.info
+        self.assertEqual(info["auth_url"], info["endpoint"] + "/v3")
+        self.assertEqual((info["user"], info["password"], info["domain"], info["ak"], info["sk"]),
+                         ("sim-user", "sim-password", "OTC00000000001000000001", AK, SK))
+        self.assertNotIn("passcode", info)
+        self.assertNotIn("security_token", info)
+        self.assertEqual([(p["name"], p["enabled"]) for p in info["projects"]],
+                         [("eu-de", True), ("eu-de_p1", True), ("eu-de_p2", True),
+                          ("eu-nl", True), ("eu-de_off", False)])
+        self.assertEqual(self.ids["eu-de"], info["project_id"])
+        for project in info["projects"]:
+            self.assertRegex(project["id"], r"^[0-9a-f]{32}$")
+        fleets = {}
+        for name in ("eu-de", "eu-de_p1", "eu-de_p2"):     # the static token: every project
+            status, _, body = self.clusters(name)
+            self.assertEqual(status, 200)
+            fleets[name] = json.loads(body)["items"]
+        names = [[c["metadata"]["name"] for c in f] for f in fleets.values()]
+        self.assertEqual(names[0], names[1])
+        self.assertEqual(names[0], names[2])
+        uids = [c["metadata"]["uid"] for f in fleets.values() for c in f]
+        self.assertEqual(len(set(uids)), 15)
+        # The first project's fleet is the one a single-project simulator of that seed has.
+        self.assertEqual([c["metadata"]["uid"] for c in fleets["eu-de"]],
+                         [c["metadata"]["uid"] for c in FLEET[:5]])
+        self.assertEqual(json.loads(self.clusters("eu-nl")[2])["items"], [])
+        self.assertEqual(self.clusters("eu-de_off")[0], 403)
+        # A cluster is found in its own project only.
+        uid = fleets["eu-de_p1"][0]["metadata"]["uid"]
+        for name, expected in (("eu-de_p1", 200), ("eu-de", 404)):
+            status, _, _ = self.sim.request("GET", "/api/v3/projects/%s/clusters/%s"
+                                            % (self.ids[name], uid))
+            self.assertEqual(status, expected)
+        status, _, body = self.sim.request(
+            "POST", "/api/v3/projects/%s/clusters/%s/clustercert" % (self.ids["eu-de_p1"], uid),
+            body={"duration": 1})
+        self.assertEqual(status, 200, body)
+
+    def test_listings(self):
+        token = self.token_for("eu-de_p2")
+        status, headers, body = self.sim.request("GET", "/v3/auth/projects", token=token)
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "application/json")
+        projects = json.loads(body)["projects"]
+        self.assertEqual([p["name"] for p in projects],
+                         ["eu-de", "eu-de_p1", "eu-de_p2", "eu-nl", "eu-de_off"])
+        self.assertEqual(projects[4], {"id": self.ids["eu-de_off"], "name": "eu-de_off",
+                                       "enabled": False, "domain_id": self.sim.info["domain_id"],
+                                       "description": ""})
+        status, _, body = self.sim.request("GET", "/v3/projects?name=eu-nl", token=token)
+        self.assertEqual((status, [p["id"] for p in json.loads(body)["projects"]]),
+                         (200, [self.ids["eu-nl"]]))
+        status, _, body = self.signed("GET", "/v3/projects?name=eu-de_p1")
+        self.assertEqual((status, [p["name"] for p in json.loads(body)["projects"]]),
+                         (200, ["eu-de_p1"]))
+        status, _, body = self.signed("GET", "/v3/projects?name=nope")
+        self.assertEqual((status, json.loads(body)["projects"]), (200, []))
+        for token in (None, "MIIsim-forged"):
+            status, _, body = self.sim.request("GET", "/v3/auth/projects", token=token)
+            self.assertEqual((status, json.loads(body)["error_code"]), (401, "IAM.0106"))
+        stats = self.sim.control("stats")
+        self.assertEqual((stats["requests"]["iam-projects"], stats["requests"]["iam-tokens"]),
+                         (6, 1))
+        self.assertEqual([e.get("auth") for e in stats["log"] if e["route"] == "iam-projects"],
+                         ["token", "token", "aksk", "aksk", None, None])
+
+
+class LoginTest(IAMTestCase):
+    def test_password_login(self):
+        self.sim.control("config", {"token_lifetime": 600})
+        before = time.time()
+        status, headers, body = self.login({"project": {"id": self.ids["eu-de_p1"]}},
+                                           query="?nocatalog=true")
+        self.assertEqual(status, 201, body)
+        token = headers["X-Subject-Token"]
+        self.assertRegex(token, r"^\S{64,}$")
+        doc = body["token"]
+        self.assertNotIn("catalog", doc)
+        self.assertEqual(doc["methods"], ["password"])
+        self.assertEqual(doc["project"]["id"], self.ids["eu-de_p1"])
+        self.assertEqual(doc["project"]["name"], "eu-de_p1")
+        self.assertEqual((doc["user"]["id"], doc["user"]["name"], doc["user"]["domain"]["name"]),
+                         (self.sim.info["user_id"], "sim-user", "OTC00000000001000000001"))
+        expires = datetime.datetime.strptime(doc["expires_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+        self.assertTrue(before + 599 <= expires <= time.time() + 601, doc["expires_at"])
+        self.assertTrue(doc["issued_at"].endswith("Z"))
+        # The token is good for its project and forbidden on the others.
+        self.assertEqual(self.clusters("eu-de_p1", token=token)[0], 200)
+        for name in ("eu-de", "eu-de_p2", "eu-nl"):
+            status, _, body = self.clusters(name, token=token)
+            self.assertEqual((status, json.loads(body)["errorCode"]), (403, "CCE.01403001"))
+        log = self.sim.control("stats")["log"]
+        self.assertEqual([(e["route"], e.get("project"), e.get("auth"), e["status"]) for e in log],
+                         [("iam-tokens", None, None, 201),
+                          ("clusters", self.ids["eu-de_p1"], "token", 200),
+                          ("clusters", self.ids["eu-de"], "token", 403),
+                          ("clusters", self.ids["eu-de_p2"], "token", 403),
+                          ("clusters", self.ids["eu-nl"], "token", 403)])
+
+    def test_catalog_and_other_forms(self):
+        user_id = self.sim.info["user_id"]
+        status, _, body = self.login({"project": {"name": "eu-de", "domain": {
+            "name": "OTC00000000001000000001"}}}, user={"id": user_id})
+        self.assertEqual(status, 201, body)
+        self.assertEqual(body["token"]["project"]["id"], self.ids["eu-de"])
+        cce = [s for s in body["token"]["catalog"] if s["type"] == "ccev2.0"]
+        self.assertEqual(cce[0]["endpoints"], [{
+            "interface": "public", "region": "eu-de", "region_id": "eu-de",
+            "url": self.sim.info["endpoint"], "id": cce[0]["endpoints"][0]["id"]}])
+        self.assertEqual([s["type"] for s in body["token"]["catalog"]], ["ccev2.0", "identity"])
+        # A domain-scoped token lists projects and nothing else.
+        status, headers, body = self.login({"domain": {"name": "OTC00000000001000000001"}})
+        self.assertEqual(status, 201, body)
+        self.assertNotIn("project", body["token"])
+        token = headers["X-Subject-Token"]
+        self.assertEqual(self.sim.request("GET", "/v3/auth/projects", token=token)[0], 200)
+        self.assertEqual(self.clusters("eu-de", token=token)[0], 403)
+
+    def test_refused_logins(self):
+        domain = {"name": "OTC00000000001000000001"}
+        project = {"project": {"id": self.ids["eu-de"]}}
+        for kw in ({"password": "wrong"}, {"user": {"name": "nobody", "domain": domain}},
+                   {"user": {"name": "sim-user", "domain": {"name": "OTC0000000000100000000X"}}},
+                   {"user": {"id": "0" * 32}}):
+            status, headers, body = self.login(project, **kw)
+            self.assertEqual((status, body), (401, WRONG_PASSWORD), kw)
+            self.assertIsNone(headers["X-Subject-Token"])
+        for scope in ({"project": {"id": "f" * 32}}, {"project": {"name": "eu-xx"}}):
+            status, _, body = self.login(scope)
+            self.assertEqual((status, body["error_code"]), (401, "IAM.0103"))
+        status, _, body = self.login({"project": {"name": "eu-de_off"}})
+        self.assertEqual((status, body["error_code"]), (401, "IAM.0104"))
+        status, _, body = self.login(project, methods=["token"])
+        self.assertEqual(status, 400)
+        status, _, body = self.sim.request("POST", "/v3/auth/tokens", body="{", token=None)
+        self.assertEqual((status, json.loads(body)["error_code"]), (400, "IAM.0011"))
+        self.assertEqual(self.sim.control("stats")["requests"]["iam-tokens"], 9)
+
+    def test_expiry_and_revocation(self):
+        self.sim.control("config", {"token_lifetime": 0})
+        expired = self.token_for("eu-de")
+        self.sim.control("config", {"token_lifetime": 86400})
+        old = self.token_for("eu-de")
+        for token in (expired, "MIIsim-forged"):
+            status, _, body = self.clusters("eu-de", token=token)
+            self.assertEqual((status, json.loads(body)["errorCode"]), (401, "CCE.01401001"))
+        self.assertEqual(self.clusters("eu-de", token=old)[0], 200)
+        revoked = self.sim.control("revoke", {})
+        self.assertTrue(revoked["ok"])
+        self.assertGreaterEqual(revoked["revoked"], 2)      # other tests' tokens too
+        self.assertEqual(self.clusters("eu-de", token=old)[0], 401)
+        self.assertEqual(self.sim.request("GET", "/v3/auth/projects", token=old)[0], 401)
+        self.assertEqual(self.clusters("eu-de")[0], 200)         # the static token stays
+        new = self.token_for("eu-de")
+        self.assertNotEqual(new, old)
+        self.assertEqual(self.clusters("eu-de", token=new)[0], 200)
+
+    def test_queued_faults_on_iam_routes(self):
+        self.sim.fault(route="iam-tokens", kind="503", format="status")
+        self.sim.fault(route="iam-projects", kind="429", retry_after=3)
+        status, _, body = self.login({"project": {"name": "eu-de"}})
+        self.assertEqual((status, body["code"]), (503, 503))
+        status, headers, _ = self.sim.request("GET", "/v3/auth/projects")
+        self.assertEqual((status, headers["Retry-After"]), (429, "3"))
+        self.assertEqual(self.login({"project": {"name": "eu-de"}})[0], 201)
+        self.assertEqual(self.sim.request("GET", "/v3/auth/projects")[0], 200)
+        log = self.sim.control("stats")["log"]
+        self.assertEqual([(e["route"], e["status"], e["fault"]) for e in log],
+                         [("iam-tokens", 503, "503"), ("iam-projects", 429, "429"),
+                          ("iam-tokens", 201, None), ("iam-projects", 200, None)])
+
+    def test_bad_config(self):
+        for spec in ({"token_lifetime": -1}, {"clock_skew_s": "x"}):
+            status, _, _ = self.sim.request("POST", "/_sim/config", body=spec, token=None)
+            self.assertEqual(status, 400)
+
+
+class AkSkTest(IAMTestCase):
+    def assert_apigw(self, reply, message):
+        status, headers, body = reply
+        self.assertEqual(status, 401, body)
+        self.assertIsNone(headers["X-Request-Id"])
+        err = json.loads(body)
+        self.assertEqual((err["error_msg"], err["error_code"]), (message, "APIGW.0301"))
+        self.assertRegex(err["request_id"], r"^[0-9a-f-]{36}$")
+
+    def test_signed_requests_pass(self):
+        base = "/api/v3/projects/%s" % self.ids["eu-de_p2"]
+        status, _, body = self.signed("GET", base + "/clusters")
+        self.assertEqual(status, 200, body)
+        uid = json.loads(body)["items"][0]["metadata"]["uid"]
+        status, _, body = self.signed("POST", "%s/clusters/%s/clustercert" % (base, uid),
+                                      body=b'{"duration": 3}')
+        self.assertEqual(status, 200, body)
+        # Only x-sdk-date signed, and a query in another order than the signer's.
+        status, _, body = self.signed("GET", "/v3/projects?name=eu-nl&a=1",
+                                      signed=["X-Sdk-Date"])
+        self.assertEqual(status, 200, body)
+        log = self.sim.control("stats")["log"]
+        self.assertEqual([(e["route"], e.get("auth"), e["status"]) for e in log],
+                         [("clusters", "aksk", 200), ("clustercert", "aksk", 200),
+                          ("iam-projects", "aksk", 200)])
+
+    def test_refused_signatures(self):
+        target = "/api/v3/projects/%s/clusters" % self.ids["eu-de"]
+        self.assert_apigw(self.signed("GET", target, sk="wrong-secret"), SIGN_FAIL)
+        self.assert_apigw(self.signed("GET", target, ak="UNKNOWNAK"), SIGN_FAIL)
+        self.assert_apigw(self.signed("GET", target, signed=["Host", "Content-Type"]), SIGN_FAIL)
+        for bad in ("2024-01-01", sdk_date()[:-1], "2024111T1200001Z"):
+            self.assert_apigw(self.signed("GET", target, headers={"X-Sdk-Date": bad}), SIGN_FAIL)
+        # The body is changed after signing.
+        uid = json.loads(self.signed("GET", target)[2])["items"][0]["metadata"]["uid"]
+        cert = "%s/%s/clustercert" % (target, uid)
+        hdrs = {"Content-Type": "application/json", "X-Sdk-Date": sdk_date(),
+                "Host": "%s:%d" % (self.sim.host, self.sim.port)}
+        sign("POST", cert, hdrs, b'{"duration": 3}')
+        self.assert_apigw(self.sim.request("POST", cert, body=b'{"duration": 1825}',
+                                           token=None, headers=hdrs), SIGN_FAIL)
+        # The query is changed after signing.
+        hdrs = {"X-Sdk-Date": sdk_date()}
+        sign("GET", "/v3/projects?name=eu-nl", hdrs)
+        self.assert_apigw(self.sim.request("GET", "/v3/projects?name=eu-de", token=None,
+                                           headers=hdrs), SIGN_FAIL)
+        # X-Sdk-Date sent but not signed: a changed date goes unnoticed unless it is signed.
+        hdrs = {"X-Sdk-Date": sdk_date(), "Host": "%s:%d" % (self.sim.host, self.sim.port)}
+        sign("GET", target, hdrs, signed=["Host"])
+        self.assert_apigw(self.sim.request("GET", target, token=None, headers=hdrs), SIGN_FAIL)
+        # Unsigned requests without a token are CCE's own 401.
+        status, _, body = self.sim.request("GET", target, token=None)
+        self.assertEqual((status, json.loads(body)["errorCode"]), (401, "CCE.01401001"))
+        self.assertEqual(self.sim.control("stats")["requests"]["clusters"], 9)
+
+    def test_clock_skew(self):
+        target = "/api/v3/projects/%s/clusters" % self.ids["eu-de_p1"]
+        for offset in (-1200, 1200):
+            self.assert_apigw(self.signed("GET", target, headers={"X-Sdk-Date": sdk_date(offset)}),
+                              DATE_EXPIRED)
+        self.assertEqual(self.signed("GET", target, headers={"X-Sdk-Date": sdk_date(-600)})[0], 200)
+        # The simulator's clock 20 minutes ahead: a correct client clock is now off.
+        self.sim.control("config", {"clock_skew_s": 1200})
+        self.assert_apigw(self.signed("GET", target), DATE_EXPIRED)
+        self.assertEqual(self.signed("GET", target, headers={"X-Sdk-Date": sdk_date(1200)})[0],
+                         200)
+        self.assert_apigw(self.signed("GET", "/v3/auth/projects"), DATE_EXPIRED)
+
+
+class MFATest(IAMTestCase):
+    args = ("--mfa", "--passcode", "654321", "--security-token", "sim-sts-token",
+            "--token-lifetime", "3600")
+
+    def test_info(self):
+        self.assertEqual((self.sim.info["passcode"], self.sim.info["security_token"]),
+                         ("654321", "sim-sts-token"))
+        self.assertEqual([p["name"] for p in self.sim.info["projects"]], ["eu-de"])
+
+    def test_totp(self):
+        scope = {"project": {"name": "eu-de"}}
+        user_id = self.sim.info["user_id"]
+        status, _, body = self.login(scope)
+        self.assertEqual((status, body), (401, {
+            "error_msg": "The verification code (MFA passcode) is required.",
+            "error_code": "IAM.0101"}))
+        for totp in ({"id": user_id, "passcode": "123456"}, {"id": "0" * 32, "passcode": "654321"}):
+            status, _, body = self.login(scope, totp=totp)
+            self.assertEqual((status, body["error_msg"]), (401, "The verification code is incorrect."))
+        status, headers, body = self.login(scope, totp={"id": user_id, "passcode": "654321"})
+        self.assertEqual(status, 201, body)
+        self.assertEqual(body["token"]["methods"], ["password", "totp"])
+        issued = datetime.datetime.strptime(body["token"]["issued_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        expires = datetime.datetime.strptime(body["token"]["expires_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        self.assertEqual(round((expires - issued).total_seconds()), 3600)
+        self.assertEqual(self.clusters("eu-de", token=headers["X-Subject-Token"])[0], 200)
+        self.assertEqual(self.sim.control("stats")["requests"]["iam-tokens"], 4)
+
+    def test_security_token(self):
+        target = "/api/v3/projects/%s/clusters" % self.ids["eu-de"]
+        status, _, body = self.signed("GET", target)
+        self.assertEqual((status, json.loads(body)["error_code"]), (401, "APIGW.0301"))
+        status, _, body = self.signed("GET", target, headers={"X-Security-Token": "other"})
+        self.assertEqual(status, 401)
+        status, _, body = self.signed("GET", target, headers={"X-Security-Token": "sim-sts-token"})
+        self.assertEqual(status, 200, body)
 
 
 if __name__ == "__main__":

@@ -213,15 +213,24 @@ static void test_client_config(void)
     cce_client_opts o = {0};
     CHECK(cce_client_new(&o, &e) == NULL);
     CHECK_STR(e.code, "CONFIG");
+    CHECK_CONTAINS(e.message, "no credentials");
+    CHECK_CONTAINS(e.message, "OS_AUTH_TOKEN");
+    CHECK_CONTAINS(e.message, "OS_CLOUD");
+
+    o.token = "tok-very-secret";
+    o.endpoint = "https://127.0.0.1:8443";
+    CHECK(cce_client_new(&o, &e) == NULL);
     CHECK_CONTAINS(e.message, "OS_PROJECT_ID");
+    o.endpoint = NULL;
 
     o.project_id = "p1";
     CHECK(cce_client_new(&o, &e) == NULL);
-    CHECK_CONTAINS(e.message, "OS_AUTH_TOKEN");
-
-    o.token = "tok-very-secret";
-    CHECK(cce_client_new(&o, &e) == NULL);
     CHECK_CONTAINS(e.message, "region");
+    /* A region outside the table has no CCE host to guess. */
+    o.region = "xx-nowhere";
+    CHECK(cce_client_new(&o, &e) == NULL);
+    CHECK_CONTAINS(e.message, "no CCE endpoint is known for region 'xx-nowhere'");
+    o.region = NULL;
 
     o.endpoint = "http://127.0.0.1:8080";
     CHECK(cce_client_new(&o, &e) == NULL);
