@@ -359,10 +359,14 @@ function M.clients(args)
         if not list then M.die_error(lerr, "listing the projects (" .. M.where(where) .. ") failed: ") end
         local r = where.region or ""
         local n = 0
+        -- The base client's own project (known once it logged in to list them) is the base
+        -- client: its token serves, no second login.
+        local own = (base:info() or {}).project_id
         for _, pr in ipairs(list) do
           local name = type(pr.name) == "string" and pr.name or ""
           if pr.enabled ~= false and r ~= "" and (name == r or name:sub(1, #r + 1) == r .. "_") then
-            local c, derr = base:derive{ project_id = pr.id }
+            local c, derr = base, nil
+            if pr.id ~= own then c, derr = base:derive{ project_id = pr.id } end
             if not c then M.die_error(derr, M.where{ project = name, region = r, cloud = where.cloud } .. ": ") end
             targets[#targets + 1] = { client = c, cloud = where.cloud, region = r, project = name }
             n = n + 1
