@@ -201,6 +201,15 @@ function TestProjects:test_project_twice()
   lu.assertEquals(contexts(res, "added"), { "prod-000.eu-de_p2", "prod-003.eu-de_p2", "prod-006.eu-de_p2" })
   reaches(kc, "prod-000.eu-de_p2")
   reaches(kc, "prod-000")
+
+  -- 32 hex digits are a project id: the clusters of eu-de_p1, shown by the name the login learnt.
+  local list
+  list, code, err = env:json("list.lua", { "--project", PROJECTS["eu-de_p1"], "--output", "json", "--match",
+                                           "prod-000" }, { env = vars })
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(#list, 1)
+  lu.assertEquals(list[1].project_id, PROJECTS["eu-de_p1"])
+  lu.assertEquals(list[1].project, "eu-de_p1")
 end
 
 -- (e) --name
@@ -335,9 +344,10 @@ function TestCredentials:test_clouds_yaml_password_and_aksk()
 end
 
 function TestCredentials:test_os_variables_password_and_aksk()
-  local logins = rotate_with(fresh(env:os_vars("password")), "OS_*, password")
+  -- at the trace log level: still no secret on stdout, stderr or in the kubeconfig
+  local logins = rotate_with(fresh(env:os_vars("password", nil, { CCEAUTO_LOG = "trace" })), "OS_*, password")
   lu.assertEquals(logins, 1)
-  logins = rotate_with(fresh(env:os_vars("aksk")), "OS_*, AK/SK")
+  logins = rotate_with(fresh(env:os_vars("aksk", nil, { CCEAUTO_LOG = "trace" })), "OS_*, AK/SK")
   lu.assertEquals(logins, 0)
 end
 
