@@ -350,7 +350,9 @@ function M.clients(args)
       if #projects > 0 then
         for _, p in ipairs(projects) do
           local spec = M.is_project_id(p) and { project_id = p } or { project_name = p }
-          local c, derr = base:derive(spec)
+          -- The configured project is the base client's (no second login for it).
+          local c, derr = base, nil
+          if p ~= info.project_id and p ~= info.project_name then c, derr = base:derive(spec) end
           if not c then M.die_error(derr, M.where{ project = p, region = where.region, cloud = where.cloud } .. ": ") end
           targets[#targets + 1] = { client = c, cloud = where.cloud, region = where.region, project = p }
         end

@@ -70,7 +70,10 @@ end
 
 -- Against the simulator ----------------------------------------------------------------------
 
-local env = sl.start{ "--projects", "3", "--clusters", "20" }
+-- Besides the three projects with fleets: empty ones of another region or not named after
+-- the region, and a disabled one, which --all-projects leaves out.
+local env = sl.start{ "--projects", "3", "--clusters", "20", "--extra-project", "eu-nl", "--extra-project", "eu-de-x",
+                      "--extra-project", "xeu-de_y", "--disabled-project", "eu-de_off" }
 local info = env.sim.info
 local AVAILABLE = env:names(function(cl) return cl.phase == "Available" end)
 local PROJECTS = {}                                  -- name -> id
@@ -114,6 +117,25 @@ end
 
 local function dotted(n, p) return n .. "." .. p end
 
+-- The sorted project names whose clusters the simulator listed since log entry `from`.
+local function listed_projects(from)
+  local names = {}
+  for name, id in pairs(PROJECTS) do names[id] = name end
+  local seen, out = {}, {}
+  local log = env.sim:stats().log
+  for i = from + 1, #log do
+    local e = log[i]
+    if e.route == "clusters" and e.project and not seen[e.project] then
+      seen[e.project] = true
+      out[#out + 1] = names[e.project] or e.project
+    end
+  end
+  table.sort(out)
+  return out
+end
+
+local function log_length() return #env.sim:stats().log end
+
 local function reaches(kc, context)
   local rc, out = env:kubectl(kc, { "--context", context, "get", "--raw", "/version" })
   lu.assertEquals(rc, 0, context .. ": " .. out)
@@ -125,13 +147,14 @@ TestProjects = {}
 -- (a) one run over every project of the region: one distinct, working context per
 -- Available cluster; a second run keeps them all and asks for nothing.
 function TestProjects:test_all_projects()
-  lu.assertEquals(#info.projects, 3)
+  lu.assertEquals(#info.projects, 7)
   -- The base project by id: see the report on the cache of clients configured by project name.
   local vars = fresh(env:os_vars("password", nil, { OS_PROJECT_NAME = false, OS_PROJECT_ID = info.project_id }))
   local kc = env:path("all")
-  local certs, logins = env:count("clustercert"), env:count("iam-tokens")
+  local certs, logins, from = env:count("clustercert"), env:count("iam-tokens"), log_length()
   local res, code, err = rotate(kc, { "--all-projects" }, vars)
   lu.assertEquals(code, 0, err)
+  lu.assertEquals(listed_projects(from), { "eu-de", "eu-de_p1", "eu-de_p2" })
   lu.assertEquals(res.summary, { added = 3 * #AVAILABLE, renewed = 0, kept = 0, failed = 0 })
   lu.assertEquals(res.projects_failed, {})
   lu.assertEquals(contexts(res, "added"), expected({ "eu-de", "eu-de_p1", "eu-de_p2" }, dotted))
@@ -210,6 +233,22 @@ function TestProjects:test_project_twice()
   lu.assertEquals(#list, 1)
   lu.assertEquals(list[1].project_id, PROJECTS["eu-de_p1"])
   lu.assertEquals(list[1].project, "eu-de_p1")
+end
+
+-- --region, repeatable: --all-projects takes each region's projects.
+function TestProjects:test_regions()
+  local vars = fresh(env:os_vars("password"))
+  local from = log_length()
+  local list, code, err = env:json("list.lua", { "--all-projects", "--region", "eu-de", "--region", "eu-nl",
+                                                 "--output", "json" }, { env = vars })
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(#list, 60)
+  lu.assertEquals(listed_projects(from), { "eu-de", "eu-de_p1", "eu-de_p2", "eu-nl" })
+  from = log_length()
+  list, code, err = env:json("list.lua", { "--all-projects", "--region", "eu-nl", "--output", "json" }, { env = vars })
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(list, {})
+  lu.assertEquals(listed_projects(from), { "eu-nl" })
 end
 
 -- (e) --name
