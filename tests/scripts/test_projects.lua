@@ -428,6 +428,12 @@ function TestErrors:test_configuration_errors()
   err = config_error("rotate_all.lua", { "--kubeconfig", env:path("x") }, vars, "no credentials")
   lu.assertStrContains(err, "OS_")
   config_error("list.lua", {}, vars, "no credentials (list.lua)")
+  -- a user without a password and no terminal to ask on: no hang, a configuration error
+  vars = fresh(env:os_vars("password", nil, { OS_PASSWORD = false }))
+  for _, argv in ipairs{ {}, { "--all-projects" }, { "--project", "eu-de_p1" } } do
+    err = config_error("list.lua", argv, vars, "no password " .. table.concat(argv, " "))
+    lu.assertStrContains(err, "no password for user '" .. info.user .. "'")
+  end
   -- an unknown project name
   err = config_error("list.lua", { "--project", "eu-de_nope" }, fresh(env:os_vars("password")), "unknown project")
   lu.assertStrContains(err, "eu-de_nope")
