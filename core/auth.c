@@ -513,7 +513,7 @@ static int cache_read(cce_client *c, const char *path, const char *not_this)
     return ok;
 }
 
-static void cache_write(cce_client *c, const char *path, const char *endpoint)
+static void cache_write(cce_client *c, const char *path, const char *scope_text, const char *endpoint)
 {
     cce_error err = {0};
     if (cce_dir_create(c->cache_dir, 0700, &err) < 0) {
@@ -521,12 +521,10 @@ static void cache_write(cce_client *c, const char *path, const char *endpoint)
         cce_error_clear(&err);
         return;
     }
-    cce_buf scope = {0};
-    scope_key(c, &scope);
     json_t *v = json_object();
     json_object_set_new(v, "version", json_integer(1));
     json_object_set_new(v, "auth_url", json_string(c->auth_url ? c->auth_url : ""));
-    json_object_set_new(v, "scope", json_string(scope.data ? scope.data : ""));
+    json_object_set_new(v, "scope", json_string(scope_text));
     if (c->username)
         json_object_set_new(v, "user", json_string(c->username));
     if (c->user_id)
@@ -546,7 +544,6 @@ static void cache_write(cce_client *c, const char *path, const char *endpoint)
     if (json_is_string(t))
         OPENSSL_cleanse((char *)json_string_value(t), json_string_length(t));
     json_decref(v);
-    cce_buf_free(&scope);
     if (!text)
         return;
     size_t n = strlen(text);
@@ -724,6 +721,11 @@ static int login(cce_client *c, int domain_scope, const char *cache, cce_error *
     cce_buf url = {0};
     if (iam_url(c, need_catalog ? "auth/tokens" : "auth/tokens?nocatalog=true", &url, err) < 0)
         return -1;
+    /* The cache entry is for the scope asked for (a project name stays a name
+     * in the key, though the login tells its id). */
+    cce_buf scope = {0};
+    scope_key(c, &scope);
+
     char what[400];
     snprintf(what, sizeof what, "IAM login of %s at %s", whom, c->auth_url);
     cce_http_resp r = {0};
@@ -778,14 +780,15 @@ static int login(cce_client *c, int domain_scope, const char *cache, cce_error *
                                    c->region ? c->region : "?");
             else {
                 cce_log(c, CCE_LOG_INFO, "logged in as %s, token valid until %lld", whom, exp);
-                if (cache)
-                    cache_write(c, cache, need_catalog ? c->endpoint : NULL);
+                if (cache && scope.data)
+                    cache_write(c, cache, scope.data, need_catalog ? c->endpoint : NULL);
             }
         }
         json_decref(v);
     }
     cce_http_resp_free(&r);
     cce_buf_free(&url);
+    cce_buf_free(&scope);
     return rc;
 }
 
@@ -805,7 +808,8 @@ static int password_token(cce_client *c, int refresh, cce_error *err)
     if (path) {
         cce_error lerr = {0};
         /* Another run may be logging in for the same scope: wait for its token. */
-        lock = cce_lock_acquire(path, 60000, &lerr);
+        if (cce_dir_create(c->cache_dir, 0700, &lerr) == 0)
+            lock = cce_lock_acquire(path, 60000, &lerr);
         if (!lock)
             cce_log(c, CCE_LOG_DEBUG, "token cache lock not taken (%s): going on without it",
                     lerr.message ? lerr.message : "");
@@ -1018,7 +1022,7 @@ int cce_auth_relogin(cce_client *c, unsigned gen, cce_error *err)
         return -1;
     if (gen != c->token_gen)
         return 0; /* another transfer's 401 already brought a new token */
-    if (c->relogins >= 1)
+    if (c->relogins >= 3) /* a CCE that refuses every new token must not get a login per request */
         return -1;
     c->relogins++;
     cce_log(c, CCE_LOG_INFO, "the token was refused: logging in again");

@@ -20,7 +20,7 @@
 typedef struct cloud_src {
     json_t *entry; /* borrowed from the file's tree; NULL when the file has no such entry */
     json_t *auth;  /* entry's auth: mapping, borrowed; NULL when absent */
-    json_t *raw;   /* "key" / "auth.key" -> a number's text as written (raw_numbers), borrowed */
+    json_t *raw;   /* "0key" / "1key" (auth:) -> a number's text as written (raw_numbers), borrowed */
     const char *file;
 } cloud_src;
 
@@ -297,7 +297,8 @@ static json_t *raw_numbers(const char *text, size_t n, const char *name)
                 strcmp(st[0].key, "clouds") == 0 && st[1].key && strcmp(st[1].key, name) == 0 && st[2].key &&
                 (depth == 3 || strcmp(st[2].key, "auth") == 0) && st[depth - 1].key) {
                 char path[300];
-                snprintf(path, sizeof path, "%s%s", depth == 4 ? "auth." : "", st[depth - 1].key);
+                /* "1" auth's, "0" the top level's: a top-level key "auth.x" is not auth: x */
+                snprintf(path, sizeof path, "%c%s", depth == 4 ? '1' : '0', st[depth - 1].key);
                 json_object_set_new(raw, path, json_string(v));
             }
             if (top)
@@ -377,7 +378,7 @@ static int read_string(const cloud_ctx *x, int in_auth, const char *key, char **
                                  in_auth ? "auth." : "", key);
     } else if (json_is_number(v)) {
         char path[300];
-        snprintf(path, sizeof path, "%s%s", in_auth ? "auth." : "", key);
+        snprintf(path, sizeof path, "%c%s", in_auth ? '1' : '0', key);
         const char *as_written = json_string_value(json_object_get(raw, path));
         if (as_written) {
             s = as_written;

@@ -42,10 +42,13 @@ typedef struct cce_cloud {
  * level, where `auth:` wins when both are set; access_key / secret_key are
  * synonyms of ak / sk (ak, sk win when both are set); region_name, cacert,
  * verify (a boolean), cce_endpoint_override.  Other keys are ignored.  A YAML
- * number where a string is expected becomes its decimal text (YAML 1.1 reads
- * 0123 as octal 83 and 1.50 as 1.5, so such values must be quoted); a boolean,
- * sequence or mapping there is an error naming the file, cloud and key.  No
- * message ever carries a value read from the files.
+ * number where a string is expected becomes its text as written (password:
+ * 0123 is "0123", not octal 83; a 32-digit id keeps its digits), or its
+ * decimal text when reached through an alias; a boolean, sequence or mapping
+ * there is an error naming the file, cloud and key.  A cloud called no, on,
+ * y... (keys YAML 1.1 reads as booleans) is found by that name.  No message
+ * ever carries a value read from the files (the YAML reader's quoted scalars
+ * are replaced by "a value").
  */
 int cce_cloud_load(const char *name, cce_cloud *out, cce_error *err);
 

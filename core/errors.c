@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http.h"
 
@@ -92,6 +93,15 @@ static const char *json_str(json_t *o, const char *k)
     return s && *s ? s : NULL;
 }
 
+static int has_word(const char *text, const char *word)
+{
+    size_t n = strlen(word);
+    for (; *text; text++)
+        if (strncasecmp(text, word, n) == 0)
+            return 1;
+    return 0;
+}
+
 int cce_error_from_response(const cce_http_resp *r, const char *what, cce_error *err)
 {
     if (!err)
@@ -117,13 +127,21 @@ int cce_error_from_response(const cce_http_resp *r, const char *what, cce_error 
     if (extra && msg && strcmp(extra, msg) == 0)
         extra = NULL;
 
+    /* The API gateway refuses an AK/SK signature whose X-Sdk-Date is more than
+     * 15 minutes off its clock: say where to look. */
+    const char *hint = "";
+    if (code && strncmp(code, "APIGW.", 6) == 0 && msg &&
+        (has_word(msg, "date") || has_word(msg, "time") || has_word(msg, "expire") || has_word(msg, "skew") ||
+         has_word(msg, "clock")))
+        hint = " (the request's X-Sdk-Date was off the gateway's clock: check this machine's system clock, e.g. "
+               "timedatectl)";
     char fallback[32];
     if (!code)
         snprintf(fallback, sizeof fallback, "HTTP_%ld", r->status);
     const char *reason = cce_http_reason(r->status);
     if (msg)
-        cce_set_error_code(err, code ? CCE_E_SERVICE : CCE_E_HTTP, code ? code : fallback, (int)r->status, "%s: HTTP %ld%s%s: %s%s%s%s", what, r->status,
-                      *reason ? " " : "", reason, msg, extra ? " (" : "", extra ? extra : "", extra ? ")" : "");
+        cce_set_error_code(err, code ? CCE_E_SERVICE : CCE_E_HTTP, code ? code : fallback, (int)r->status, "%s: HTTP %ld%s%s: %s%s%s%s%s", what, r->status,
+                      *reason ? " " : "", reason, msg, extra ? " (" : "", extra ? extra : "", extra ? ")" : "", hint);
     else if (r->body.len)
         cce_set_error_code(err, code ? CCE_E_SERVICE : CCE_E_HTTP, code ? code : fallback, (int)r->status, "%s: HTTP %ld%s%s (a %zu-byte %s body, not an API error)",
                       what, r->status, *reason ? " " : "", reason, r->body.len,

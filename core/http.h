@@ -86,7 +86,7 @@ struct cce_client {
     long long token_expires;     /* Unix seconds; 0 unknown */
     int token_from_cache;
     unsigned token_gen;          /* counts new tokens: a 401 on an older one needs no new login */
-    int relogins;                /* logins after a 401: at most one per client */
+    int relogins;                /* logins after a 401: at most three per client */
     cce_error auth_err;          /* a failed login or project lookup, kept: one attempt per client */
     int auth_failed;
     CURL *easy;                  /* reused, so keep-alive connections are reused */

@@ -168,6 +168,13 @@ static void test_numbers(void)
     CHECK_STR(c.user_id, "1e5");
     CHECK_STR(c.project_id, "00042");
     cce_cloud_clear(&c);
+    /* A top-level key spelt "auth.password" is not auth's password. */
+    CHECK(parse1("clouds: {num: {auth.password: 0777, auth: {password: 0123}, password: 0555}}", "num", &c, &e) == 0);
+    CHECK_STR(c.password, "0123");
+    cce_cloud_clear(&c);
+    CHECK(parse1("clouds: {num: {auth: {password: 0123}, auth.password: 0777}}", "num", &c, &e) == 0);
+    CHECK_STR(c.password, "0123");
+    cce_cloud_clear(&c);
     /* Through an alias the text is not followed: the number's decimal text. */
     CHECK(parse1("x: &n 0123\ny: &f 2.50\nclouds: {num: {auth: {password: *n, passcode: *f}}}", "num", &c, &e) == 0);
     CHECK_STR(c.password, "83");
