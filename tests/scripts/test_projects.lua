@@ -148,8 +148,7 @@ TestProjects = {}
 -- Available cluster; a second run keeps them all and asks for nothing.
 function TestProjects:test_all_projects()
   lu.assertEquals(#info.projects, 7)
-  -- The base project by id: see the report on the cache of clients configured by project name.
-  local vars = fresh(env:os_vars("password", nil, { OS_PROJECT_NAME = false, OS_PROJECT_ID = info.project_id }))
+  local vars = fresh(env:os_vars("password"))
   local kc = env:path("all")
   local certs, logins, from = env:count("clustercert"), env:count("iam-tokens"), log_length()
   local res, code, err = rotate(kc, { "--all-projects" }, vars)
