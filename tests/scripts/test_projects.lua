@@ -276,6 +276,14 @@ function TestProjects:test_name_template()
   lu.assertStrMatches(err2, ".*cluster [%w-]+ %(project eu%-de[_%w]*, region eu%-de, id [-%x]+%) and cluster "
     .. "[%w-]+ %(project eu%-de[_%w]*, region eu%-de, id [-%x]+%).*")
   lu.assertNil(sl.read(kc2))
+  -- --prefix goes before the names of either rule.
+  res, code, err = rotate(env:path("prefix"), { "--all-projects", "--match", "prod-000", "--prefix", "otc-" }, vars)
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(contexts(res, "added"), { "otc-prod-000.eu-de", "otc-prod-000.eu-de_p1", "otc-prod-000.eu-de_p2" })
+  res, code, err = rotate(env:path("prefix2"), { "--project", "eu-de_p1", "--match", "prod-000", "--prefix", "otc-",
+                                                 "--name", "{cluster}.{region}" }, vars)
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(contexts(res, "added"), { "otc-prod-000.eu-de" })
   -- An unknown placeholder is a usage error too.
   code2, out, err2 = env:run("rotate_all.lua", { "--kubeconfig", kc2, "--name", "{name}" }, { env = vars })
   lu.assertEquals(code2, 2)
