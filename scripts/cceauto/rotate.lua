@@ -99,7 +99,7 @@ local function plan_one(kc, cl, index, listed, base, opts)
       row.state = "conflict"
       row.error = { code = "CONFLICT",
                     message = ("the kubeconfig already has a %s named '%s' that cceauto did not write for "
-                      .. "cluster %s; rename it or choose another --prefix"):format(what, names.context, cl.id) }
+                      .. "cluster %s; rename it or choose another --prefix or --name"):format(what, names.context, cl.id) }
     else
       row.state = "missing"
     end
@@ -192,7 +192,7 @@ function M.run(kc, selected, all, opts)
       kc:merge(g.entry, { replace = true })
       g.entry:close()
       results[i] = result(row, row.existing and "renewed" or "added",
-        { expires_after = cert and cert.not_after or nil, notice = g.notice or row.notice })
+        { expires_after = cert and cert.not_after or nil, notice = (g.notice and row.notice) and (row.notice .. "; " .. g.notice) or g.notice or row.notice })
     else
       results[i] = result(row, "failed", { error = g.error, expires_after = row.expires_before })
     end
