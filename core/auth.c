@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,6 +448,17 @@ static const char *jstr(json_t *o, const char *k)
     return v && *v ? v : NULL;
 }
 
+/* A token goes into a header line: printable ASCII only, and not absurdly long. */
+static int token_ok(const char *t, size_t n)
+{
+    if (n == 0 || n >= 65536)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)t[i] < 0x21 || (unsigned char)t[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
 static int same(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
 
 static void set_token(cce_client *c, const char *token, long long expires, int from_cache)
@@ -495,7 +507,7 @@ static int cache_read(cce_client *c, const char *path, const char *not_this)
     long long exp = (long long)json_integer_value(json_object_get(v, "expires_at"));
     cce_buf scope = {0};
     scope_key(c, &scope);
-    if (tok && exp - now_s() > TOKEN_MARGIN_S && same(jstr(v, "auth_url"), c->auth_url) &&
+    if (tok && token_ok(tok, strlen(tok)) && exp - now_s() > TOKEN_MARGIN_S && same(jstr(v, "auth_url"), c->auth_url) &&
         same(jstr(v, "scope"), scope.data) && (!not_this || strcmp(tok, not_this) != 0) &&
         (!c->project_id || same(jstr(v, "project_id"), c->project_id)) &&
         (c->endpoint || (!c->project_id && !c->project_name) || jstr(v, "cce_endpoint"))) {
@@ -559,9 +571,14 @@ static void cache_write(cce_client *c, const char *path, const char *scope_text,
 
 /* ------------------------------------------------------------------ prompt */
 
+static volatile sig_atomic_t prompt_signal;
+static void on_prompt_signal(int sig) { prompt_signal = sig; }
+
 /*
  * Asks on the terminal without echo.  Only when the client may ask and stdin
  * is a terminal: a run without one gets a configuration error, never a wait.
+ * ^C (or SIGTERM, SIGHUP) while it waits puts the terminal's echo back before
+ * the signal does what it would have done.
  */
 static char *prompt_secret(const cce_client *c, const char *question)
 {
@@ -573,6 +590,14 @@ static char *prompt_secret(const cce_client *c, const char *question)
     if (fd < 0)
         return NULL;
     struct termios old, quiet;
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa, saved[3];
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_prompt_signal; /* no SA_RESTART: read() returns */
+    sigemptyset(&sa.sa_mask);
+    prompt_signal = 0;
+    for (int i = 0; i < 3; i++)
+        sigaction(sigs[i], &sa, &saved[i]);
     int have = tcgetattr(fd, &old) == 0;
     if (have) {
         quiet = old;
@@ -587,7 +612,7 @@ static char *prompt_secret(const cce_client *c, const char *question)
     for (;;) {
         char ch;
         ssize_t r = read(fd, &ch, 1);
-        if (r <= 0 || ch == '\n' || ch == '\r')
+        if (r <= 0 || prompt_signal || ch == '\n' || ch == '\r')
             break;
         if (n + 1 < sizeof buf)
             buf[n++] = ch;
@@ -598,8 +623,12 @@ static char *prompt_secret(const cce_client *c, const char *question)
     if (write(fd, "\n", 1) < 0) {
     }
     close(fd);
-    char *answer = n ? strdup(buf) : NULL;
+    for (int i = 0; i < 3; i++)
+        sigaction(sigs[i], &saved[i], NULL);
+    char *answer = n && !prompt_signal ? strdup(buf) : NULL;
     OPENSSL_cleanse(buf, sizeof buf);
+    if (prompt_signal)
+        raise(prompt_signal); /* as if it had come outside the prompt */
     return answer;
 }
 
@@ -653,6 +682,57 @@ static const char *catalog_cce(json_t *catalog, const char *region)
         }
     }
     return NULL;
+}
+
+void cce_iam_answer_clear(cce_iam_answer *a)
+{
+    secret_free(&a->token);
+    free(a->project_id);
+    free(a->project_name);
+    free(a->user_id);
+    free(a->cce_endpoint);
+    memset(a, 0, sizeof *a);
+}
+
+int cce_iam_login_answer(const char *body, size_t len, const char *subject, size_t slen, const char *region,
+                         cce_iam_answer *out, const char *what, cce_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!subject || !token_ok(subject, slen))
+        return cce_set_error(err, CCE_E_BAD_RESPONSE, 0,
+                             "%s: the answer has no usable X-Subject-Token header (missing, empty, over 64 KiB or with "
+                             "characters a header cannot carry)",
+                             what);
+    json_t *v = json_loadb(body ? body : "", body ? len : 0, JSON_REJECT_DUPLICATES, NULL);
+    json_t *tok = json_object_get(v, "token");
+    json_t *proj = json_object_get(tok, "project");
+    const char *pid = jstr(proj, "id");
+    int rc = 0;
+    out->expires_at = parse_iso(jstr(tok, "expires_at"));
+    if (!json_is_object(tok))
+        rc = cce_set_error(err, CCE_E_BAD_RESPONSE, 0, "%s: the answer is not a JSON object with \"token\"", what);
+    else if (out->expires_at <= 0)
+        rc = cce_set_error(err, CCE_E_BAD_RESPONSE, 0, "%s: the answer has no readable token.expires_at", what);
+    else if (pid && !cce_id_valid(pid))
+        rc = cce_set_error(err, CCE_E_BAD_RESPONSE, 0, "%s: the answer's project id is not an id", what);
+    if (rc == 0) {
+        const char *ep = region ? catalog_cce(json_object_get(tok, "catalog"), region) : NULL;
+        out->token = malloc(slen + 1);
+        if (out->token) {
+            memcpy(out->token, subject, slen);
+            out->token[slen] = '\0';
+        }
+        out->project_id = cce_strdup(pid);
+        out->project_name = cce_strdup(jstr(proj, "name"));
+        out->user_id = cce_strdup(jstr(json_object_get(tok, "user"), "id"));
+        out->cce_endpoint = cce_strdup(ep);
+        if (!out->token || (pid && !out->project_id) || (ep && !out->cce_endpoint)) {
+            cce_iam_answer_clear(out);
+            rc = cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
+        }
+    }
+    json_decref(v);
+    return rc;
 }
 
 /* The login body (secret: the caller cleanses it). */
@@ -752,25 +832,19 @@ static int login(cce_client *c, int domain_scope, const char *cache, cce_error *
         }
         break;
     }
+    cce_iam_answer a;
+    if (rc == 0 && cce_iam_login_answer(r.body.data, r.body.len, r.subject_token.data, r.subject_token.len,
+                                        need_catalog ? c->region : NULL, &a, what, err) < 0)
+        rc = -1;
     if (rc == 0) {
-        json_t *v = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
-        json_t *tok = json_object_get(v, "token");
-        long long exp = parse_iso(jstr(tok, "expires_at"));
-        json_t *proj = json_object_get(tok, "project");
-        if (!r.subject_token.len || strpbrk(r.subject_token.data, "\r\n")) {
-            rc = cce_set_error(err, CCE_E_BAD_RESPONSE, (int)r.status, "%s: the answer has no X-Subject-Token header",
-                               what);
-        } else if (!exp) {
-            rc = cce_set_error(err, CCE_E_BAD_RESPONSE, (int)r.status, "%s: the answer has no token.expires_at", what);
-        } else if (!domain_scope && (c->project_id || c->project_name) && !jstr(proj, "id") && !c->project_id) {
+        if (!domain_scope && !c->project_id && !a.project_id) {
             rc = cce_set_error(err, CCE_E_BAD_RESPONSE, (int)r.status, "%s: the answer names no project", what);
         } else {
-            const char *ep = need_catalog ? catalog_cce(json_object_get(tok, "catalog"), c->region) : NULL;
             if (!domain_scope)
-                adopt(c, jstr(proj, "id"), jstr(proj, "name"), ep, jstr(json_object_get(tok, "user"), "id"));
+                adopt(c, a.project_id, a.project_name, a.cce_endpoint, a.user_id);
             else
-                adopt(c, NULL, NULL, NULL, jstr(json_object_get(tok, "user"), "id"));
-            set_token(c, r.subject_token.data, exp, 0);
+                adopt(c, NULL, NULL, NULL, a.user_id);
+            set_token(c, a.token, a.expires_at, 0);
             if (!c->token)
                 rc = cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
             else if (need_catalog && !c->endpoint)
@@ -779,12 +853,12 @@ static int login(cce_client *c, int domain_scope, const char *cache, cce_error *
                                    "set endpoint (CCE_ENDPOINT)",
                                    c->region ? c->region : "?");
             else {
-                cce_log(c, CCE_LOG_INFO, "logged in as %s, token valid until %lld", whom, exp);
+                cce_log(c, CCE_LOG_INFO, "logged in as %s, token valid until %lld", whom, a.expires_at);
                 if (cache && scope.data)
                     cache_write(c, cache, scope.data, need_catalog ? c->endpoint : NULL);
             }
         }
-        json_decref(v);
+        cce_iam_answer_clear(&a);
     }
     cce_http_resp_free(&r);
     cce_buf_free(&url);
@@ -833,9 +907,49 @@ static int password_token(cce_client *c, int refresh, cce_error *err)
 
 /* ---------------------------------------------------------------- projects */
 
-static int get_projects(cce_client *c, const char *query_name, json_t **out, cce_error *err)
+int cce_iam_projects_answer(const char *body, size_t len, cce_project **out, size_t *n, cce_error *err)
 {
     *out = NULL;
+    *n = 0;
+    json_t *v = json_loadb(body ? body : "", body ? len : 0, JSON_REJECT_DUPLICATES, NULL);
+    json_t *list = json_object_get(v, "projects");
+    if (!json_is_array(list)) {
+        json_decref(v);
+        return cce_set_error(err, CCE_E_BAD_RESPONSE, 0, "IAM list projects: the answer has no \"projects\" array");
+    }
+    size_t m = json_array_size(list), k = 0;
+    cce_project *p = calloc(m ? m : 1, sizeof *p);
+    if (!p) {
+        json_decref(v);
+        return cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
+    }
+    for (size_t i = 0; i < m; i++) {
+        json_t *o = json_array_get(list, i);
+        const char *id = jstr(o, "id"), *name = jstr(o, "name");
+        if (!id || !cce_id_valid(id)) /* it would go into URL paths */
+            continue;
+        p[k].id = strdup(id);
+        p[k].name = strdup(name ? name : "");
+        json_t *en = json_object_get(o, "enabled");
+        p[k].enabled = !en || json_is_true(en);
+        if (!p[k].id || !p[k].name) {
+            cce_projects_free(p, k + 1);
+            json_decref(v);
+            return cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
+        }
+        k++;
+    }
+    json_decref(v);
+    *out = p;
+    *n = k;
+    return 0;
+}
+
+/* IAM's project listing: /auth/projects with a token, /projects[?name=] with AK/SK. */
+static int get_projects(cce_client *c, const char *query_name, cce_project **out, size_t *n, cce_error *err)
+{
+    *out = NULL;
+    *n = 0;
     cce_buf path = {0}, url = {0};
     if (c->auth_method == CCE_AUTH_AKSK) {
         cce_buf_puts(&path, "projects");
@@ -854,7 +968,9 @@ static int get_projects(cce_client *c, const char *query_name, json_t **out, cce
     }
     int rc = -1;
     cce_http_resp r = {0};
-    if (path.data && iam_url(c, path.data, &url, err) == 0) {
+    if (!path.data)
+        rc = cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
+    else if (iam_url(c, path.data, &url, err) == 0) {
         unsigned gen = c->token_gen;
         rc = cce_http_request(c, "GET", url.data, NULL, CCE_REQ_IAM, "IAM list projects", &r, err);
         if (rc < 0 && r.status == 401 && cce_auth_relogin(c, gen, NULL) == 0) {
@@ -862,17 +978,8 @@ static int get_projects(cce_client *c, const char *query_name, json_t **out, cce
             rc = cce_http_request(c, "GET", url.data, NULL, CCE_REQ_IAM, "IAM list projects", &r, err);
         }
     }
-    if (rc == 0) {
-        json_t *v = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
-        json_t *list = json_object_get(v, "projects");
-        if (!json_is_array(list))
-            rc = cce_set_error(err, CCE_E_BAD_RESPONSE, (int)r.status, "IAM list projects: the answer has no \"projects\" array");
-        else
-            *out = json_incref(list);
-        json_decref(v);
-    } else if (!path.data && err && !err->kind) {
-        rc = cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
-    }
+    if (rc == 0)
+        rc = cce_iam_projects_answer(r.body.data, r.body.len, out, n, err);
     cce_http_resp_free(&r);
     cce_buf_free(&path);
     cce_buf_free(&url);
@@ -890,61 +997,24 @@ void cce_projects_free(cce_project *list, size_t n)
 
 int cce_client_projects(cce_client *c, cce_project **out, size_t *n, cce_error *err)
 {
-    *out = NULL;
-    *n = 0;
-    json_t *list;
-    if (get_projects(c, NULL, &list, err) < 0)
-        return -1;
-    size_t m = json_array_size(list), k = 0;
-    cce_project *p = calloc(m ? m : 1, sizeof *p);
-    if (!p) {
-        json_decref(list);
-        return cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
-    }
-    for (size_t i = 0; i < m; i++) {
-        json_t *o = json_array_get(list, i);
-        const char *id = jstr(o, "id"), *name = jstr(o, "name");
-        if (!id || !cce_id_valid(id))
-            continue;
-        p[k].id = strdup(id);
-        p[k].name = strdup(name ? name : "");
-        json_t *en = json_object_get(o, "enabled");
-        p[k].enabled = !en || json_is_true(en);
-        if (!p[k].id || !p[k].name) {
-            cce_projects_free(p, k + 1);
-            json_decref(list);
-            return cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
-        }
-        k++;
-    }
-    json_decref(list);
-    *out = p;
-    *n = k;
-    return 0;
+    return get_projects(c, NULL, out, n, err);
 }
 
 /* A project name -> its id through IAM (AK/SK and token clients; a password login does it itself). */
 static int resolve_project(cce_client *c, cce_error *err)
 {
-    json_t *list;
-    if (get_projects(c, c->project_name, &list, err) < 0)
+    cce_project *list;
+    size_t n;
+    if (get_projects(c, c->project_name, &list, &n, err) < 0)
         return -1;
-    size_t i;
-    json_t *o;
-    const char *found = NULL;
-    json_array_foreach(list, i, o) {
-        if (same(jstr(o, "name"), c->project_name) && jstr(o, "id") && cce_id_valid(jstr(o, "id"))) {
-            found = jstr(o, "id");
-            break;
-        }
-    }
     int rc = 0;
-    if (found)
-        c->project_id = strdup(found);
-    else
+    for (size_t i = 0; i < n && !c->project_id; i++)
+        if (strcmp(list[i].name, c->project_name) == 0 && (c->project_id = strdup(list[i].id)) == NULL)
+            rc = cce_set_error(err, CCE_E_NOMEM, 0, "out of memory");
+    if (rc == 0 && !c->project_id)
         rc = cce_set_error(err, CCE_E_CONFIG, 0, "project '%s' not found at IAM %s (for these credentials)",
                            c->project_name, c->auth_url ? c->auth_url : "");
-    json_decref(list);
+    cce_projects_free(list, n);
     return rc;
 }
 
@@ -958,18 +1028,14 @@ static void explain_project_refusal(cce_client *c, cce_error *err)
     char *name = c->project_name;
     c->project_name = NULL;
     cce_error derr = {0};
-    json_t *list = NULL;
-    if (login(c, 1, NULL, &derr) == 0 && get_projects(c, NULL, &list, &derr) == 0) {
+    cce_project *list = NULL;
+    size_t n = 0;
+    if (login(c, 1, NULL, &derr) == 0 && get_projects(c, NULL, &list, &n, &derr) == 0) {
         int known = 0;
         cce_buf names = {0};
-        size_t i;
-        json_t *o;
-        json_array_foreach(list, i, o) {
-            const char *n = jstr(o, "name");
-            if (n && strcmp(n, name) == 0)
-                known = 1;
-            if (n)
-                cce_buf_printf(&names, "%s%s", names.len ? ", " : "", n);
+        for (size_t i = 0; i < n; i++) {
+            known |= strcmp(list[i].name, name) == 0;
+            cce_buf_printf(&names, "%s%s", names.len ? ", " : "", list[i].name);
         }
         if (!known) {
             char whom[300];
@@ -979,7 +1045,7 @@ static void explain_project_refusal(cce_client *c, cce_error *err)
         }
         cce_buf_free(&names);
     }
-    json_decref(list);
+    cce_projects_free(list, n);
     cce_error_clear(&derr);
     secret_free(&c->token); /* the domain token is not for CCE */
     c->project_name = name;

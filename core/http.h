@@ -131,6 +131,24 @@ int cce_region_valid(const char *region);
 int cce_auth_copy(cce_client *dst, const cce_client *src);
 
 /*
+ * An IAM login's 2xx answer: the token (X-Subject-Token, `subject`), its
+ * expiry, the project and user it names, and with `region` the CCE endpoint
+ * of that region in the service catalog.  Heap strings; 0, or -1 with
+ * "BAD_RESPONSE" naming what is missing.  (A parser of outside input: fuzzed
+ * by tests/fuzz/fuzz_iam.c.)
+ */
+typedef struct cce_iam_answer {
+    char *token;
+    long long expires_at;
+    char *project_id, *project_name, *user_id, *cce_endpoint;
+} cce_iam_answer;
+int cce_iam_login_answer(const char *body, size_t len, const char *subject, size_t slen, const char *region,
+                         cce_iam_answer *out, const char *what, cce_error *err);
+void cce_iam_answer_clear(cce_iam_answer *a);
+/* A project listing's answer ({"projects": [...]}) as cce_project entries (ids checked). */
+int cce_iam_projects_answer(const char *body, size_t len, cce_project **out, size_t *n, cce_error *err);
+
+/*
  * One exchange with any URL (IAM or CCE), retried by the client's policy,
  * no login and no 401 handling: what cce_http_call and the login use.
  */

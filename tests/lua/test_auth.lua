@@ -165,6 +165,27 @@ function TestAuth:test_wrong_password_names_iam_user_domain_never_the_password()
   lu.assertEquals(count(nil, "iam-tokens"), n)
 end
 
+function TestAuth:test_broken_iam_answers()
+  -- A 503 from IAM is retried like any other; a 200 without a token is a clear error.
+  sim:fault{ route = "iam-tokens", kind = "503" }
+  local c = assert(cce.client(pw{ cache = false }))
+  lu.assertEquals(#assert(c:clusters()), 6)
+  lu.assertEquals(count(nil, "iam-tokens"), 2)
+  sim:fault{ route = "iam-tokens", kind = "malformed" }
+  c = assert(cce.client(pw{ cache = false }))
+  local list, err = c:clusters()
+  lu.assertNil(list)
+  lu.assertEquals(err.code, "BAD_RESPONSE")
+  lu.assertStrContains(err.message, "IAM login of user '" .. I.user .. "'")
+  lu.assertStrContains(err.message, "X-Subject-Token")
+  sim:fault{ route = "iam-tokens", kind = "html", status = 502, count = 10 }
+  c = assert(cce.client(pw{ cache = false, retries = 1 }))
+  list, err = c:clusters()
+  lu.assertNil(list)
+  lu.assertEquals(err.status, 502)
+  lu.assertStrContains(err.message, "IAM login")
+end
+
 function TestAuth:test_missing_password_without_terminal_is_config_error()
   local c = assert(cce.client(pw{ cache = false, password = false }))
   local list, err = c:clusters()
