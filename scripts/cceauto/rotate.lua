@@ -191,8 +191,10 @@ function M.run(kc, selected, all, opts)
       local cert = entries.cert(g.entry)
       kc:merge(g.entry, { replace = true })
       g.entry:close()
+      local notice = g.notice or row.notice
+      if g.notice and row.notice then notice = row.notice .. "; " .. g.notice end
       results[i] = result(row, row.existing and "renewed" or "added",
-        { expires_after = cert and cert.not_after or nil, notice = (g.notice and row.notice) and (row.notice .. "; " .. g.notice) or g.notice or row.notice })
+        { expires_after = cert and cert.not_after or nil, notice = notice })
     else
       results[i] = result(row, "failed", { error = g.error, expires_after = row.expires_before })
     end
