@@ -1,40 +1,46 @@
--- fetch.lua: fetch kubeconfigs of named or matching CCE clusters.
+-- fetch.lua: fetch kubeconfigs of named or matching CCE clusters, of one or more projects.
 --
 --   cceauto fetch.lua [CLUSTER...] [--match GLOB]... [--phase PHASE] [--duration DAYS]
+--                     [--cloud NAME]... [--region R]... [--project NAME_OR_ID]... | [--all-projects]
 --                     [--endpoint auto|internal|external|external-insecure] [--prefix TEXT]
---                     [--concurrency N]
+--                     [--name TEMPLATE] [--concurrency N]
 --                     [--json | --output FILE | --split DIR] [--quiet]
 --
 -- By default every cluster's entry goes into one kubeconfig printed on stdout (YAML, or
 -- JSON with --json); --output FILE adds the entries to FILE (created with mode 0600, other
--- entries kept); --split DIR writes DIR/<cluster name>.yaml per cluster (overwritten).
+-- entries kept); --split DIR writes DIR/<entry name>.yaml per cluster (overwritten).
 -- Entries are named and marked like rotate_all.lua's, so rotate_all.lua keeps them fresh.
--- Exit status: 0 all fetched, 1 some failed (the others are still written), 2 usage or
--- configuration error, 130 interrupted (what was fetched is still written).
+-- Exit status: 0 all fetched, 1 some cluster or project listing failed (the others are
+-- still written), 2 usage or configuration error, 130 interrupted (what was fetched is
+-- still written).
 local cli = require "cceauto.cli"
 local fleet = require "cceauto.fleet"
 local entries = require "cceauto.entries"
+local rotate = require "cceauto.rotate"
 local cce = require "cce"
 
 local parser = cli.parser("fetch.lua", "Fetch the kubeconfigs of CCE clusters, named or matching a glob.",
   [[
 Named clusters are always fetched; --phase filters only the clusters that --match selects.
-Entries (context, cluster, user) are named PREFIX<cluster name> and carry the "cceauto"
-context extension, as rotate_all.lua writes them. With several clusters on stdout or in a
-new file, current-context is the first cluster's context.]],
+Entries (context, cluster, user) are named PREFIX<cluster name> (clusters of different
+projects that share a name: PREFIX<name>.<project name>; --name TEMPLATE: explicitly) and
+carry the "cceauto" context extension (cluster_id, project_id, project_name, region, ...),
+as rotate_all.lua writes them. With several clusters on stdout or in a new file,
+current-context is the first cluster's context.]],
   { exit = [[
-Exit status: 0 every cluster fetched, 1 some failed (the others are still written), 2 a
-usage or configuration error.]] })
+Exit status: 0 every cluster fetched, 1 some cluster or project listing failed (the others
+are still written), 2 a usage or configuration error.]] })
+cli.add(parser, "targets")
 parser:argument("cluster", "Cluster names or ids."):args("*")
 fleet.add_options(parser, { phase = "Available",
                             match_help = "Also clusters whose name matches this shell glob (repeatable)." })
-cli.add(parser, "duration", "endpoint", "prefix", "concurrency", "retries", "deadline")
+cli.add(parser, "duration", "endpoint", "prefix", "name", "concurrency", "retries", "deadline")
 parser:mutex(
   parser:flag("--json", "Print JSON instead of YAML on stdout."),
   parser:option("--output", "Add the entries to this kubeconfig file (created with mode 0600; entries of the same names "
     .. "are replaced, all others kept) instead of printing them.")
     :argname("FILE"),
-  parser:option("--split", "Write one kubeconfig per cluster: DIR/<cluster name>.yaml (overwritten).")
+  parser:option("--split", "Write one kubeconfig per cluster: DIR/<entry name without --prefix>.yaml (overwritten).")
     :argname("DIR"))
 cli.add(parser, "quiet")
 local args = cli.parse(parser)
@@ -43,22 +49,36 @@ if #args.cluster == 0 and #args.match == 0 then
   parser:error("name at least one cluster or give --match")
 end
 
-local client = cli.client(args)
-local clusters, err = client:clusters()
-if not clusters then cli.die(err) end
+local clusters, failures = fleet.gather(cli.clients(args), { concurrency = args.concurrency })
 
 -- The clusters: the named ones in the order given, then the matching ones by name. A name
--- that two clusters share (CCE forbids it; a broken answer can say it) names neither.
-local dups = entries.duplicates(clusters)
+-- that two clusters share (in different projects, or in one: CCE forbids it, a broken
+-- answer can say it) names neither.
+local by_name = {}
+for _, cl in ipairs(clusters) do
+  local list = by_name[cl.name] or {}
+  by_name[cl.name] = list
+  list[#list + 1] = cl
+end
 for _, w in ipairs(args.cluster) do
-  if dups[w] then
+  local list = by_name[w]
+  if list and #list > 1 then
+    local ids = {}
+    for i, cl in ipairs(list) do ids[i] = ("%s (project %s)"):format(cl.id, entries.project(cl)) end
     cli.die(("%d clusters are named '%s' (ids %s): name the one you mean by its id")
-      :format(#dups[w], w, table.concat(dups[w], ", ")), cli.EXIT_USAGE)
+      :format(#list, w, table.concat(ids, ", ")), cli.EXIT_USAGE)
   end
 end
 local chosen, missing = fleet.lookup(clusters, args.cluster)
 if #missing > 0 then
-  cli.die(("no cluster named '%s' in project %s"):format(table.concat(missing, "', '"), client:info().project_id))
+  local projects, seen = {}, {}
+  for _, cl in ipairs(clusters) do
+    local p = entries.project(cl)
+    if not seen[p] then seen[p] = true; projects[#projects + 1] = p end
+  end
+  for _, f in ipairs(failures) do projects[#projects + 1] = tostring(f.project) .. " (not listed)" end
+  cli.die(("no cluster named '%s' in project%s %s"):format(table.concat(missing, "', '"),
+    #projects == 1 and "" or "s", table.concat(projects, ", ")))
 end
 if #args.match > 0 then
   local seen = {}
@@ -70,15 +90,15 @@ end
 if #chosen == 0 then cli.die("no cluster matches", cli.EXIT_FAILED) end
 cli.log("fetching %d cluster%s", #chosen, #chosen == 1 and "" or "s")
 
-for _, cl in ipairs(chosen) do
-  if dups[cl.name] then
-    cli.warn("%d clusters are named '%s' (ids %s): the entry of %s is named %s", #dups[cl.name], cl.name,
-      table.concat(dups[cl.name], ", "), cl.id, entries.names(args.prefix, cl, true).context)
-  end
-end
+-- The names: over the whole listing, as rotate_all.lua gives them (rotate.names).
+local names = rotate.names(chosen, clusters, args.name)
 
 local got, stats = entries.fetch(chosen, {
-  duration = args.duration, endpoint = args.endpoint, prefix = args.prefix, duplicates = dups,
+  duration = args.duration, endpoint = args.endpoint,
+  names = function(cl)
+    local n = args.prefix .. names[cl.id]
+    return { context = n, cluster = n, user = n }
+  end,
   concurrency = args.concurrency, deadline = args.deadline, progress = not cli.quiet(),
 })
 
@@ -97,8 +117,7 @@ if args.split then
   local ok, mkerr = cli.mkdir_p(args.split)
   if not ok then cli.die(mkerr) end
   for _, g in ipairs(ok_entries) do
-    local name = g.cluster.name
-    if dups[name] then name = entries.names("", g.cluster, true).context end
+    local name = names[g.cluster.id]
     if name:find("/", 1, true) or name == "." or name == ".." or name == "" then
       failed = failed + 1
       cli.warn("%s: cannot use the cluster name as a file name", name)
@@ -138,4 +157,7 @@ else
 end
 
 if stats.interrupted then cli.die("interrupted", cli.EXIT_INTERRUPTED) end
-os.exit(failed > 0 and cli.EXIT_FAILED or cli.EXIT_OK)
+if #failures > 0 then
+  cli.warn("%d project%s could not be listed (see above)", #failures, #failures == 1 and "" or "s")
+end
+os.exit((failed > 0 or #failures > 0) and cli.EXIT_FAILED or cli.EXIT_OK)

@@ -5,6 +5,7 @@
 --   cli.add(parser, "kubeconfig", "duration", "quiet")
 --   local args = cli.parse(parser)           -- usage errors: message on stderr, exit 2
 --   local client = cli.client()              -- a CONFIG error: message on stderr, exit 2
+--   local targets = cli.clients(args)        -- clouds x regions x projects (cli.add(p, "targets"))
 --   cli.log("%d clusters", n)                -- stderr, silent with --quiet
 --   cli.die("no such cluster", 1)            -- stderr (also with --quiet), exit
 --
@@ -96,6 +97,34 @@ function M.one_of(words)
   end
 end
 
+-- A non-empty value for `option`.
+function M.nonempty(option)
+  return function(s)
+    if s == "" then return nil, option .. " takes a non-empty value" end
+    return s
+  end
+end
+
+-- The placeholders of --name.
+M.PLACEHOLDERS = { cluster = true, project = true, region = true, id = true }
+
+-- argparse converter of --name: the template, checked (every `{` opens a known placeholder).
+function M.template(s)
+  if s == "" then return nil, "--name takes a non-empty template" end
+  local i = 1
+  while true do
+    local open = s:find("{", i, true)
+    if not open then break end
+    local word = s:match("^{([%w_]*)}", open)
+    if not word or not M.PLACEHOLDERS[word] then
+      return nil, ("unknown placeholder '%s' in --name '%s' (known: {cluster}, {project}, {region}, {id})")
+        :format(s:match("^{[^}]*}?", open), s)
+    end
+    i = open + #word + 2
+  end
+  return s
+end
+
 -- The parser --------------------------------------------------------------------------
 
 local EXIT_HELP = [[
@@ -103,8 +132,16 @@ Exit status: 0 success, 1 an operational failure (the CCE API, a cluster, a file
 2 a usage or configuration error.]]
 
 local CONFIG_HELP = [[
-Configuration comes from the environment: OS_PROJECT_ID, OS_AUTH_TOKEN (or OS_TOKEN),
-OS_REGION_NAME or CCE_ENDPOINT, OS_CACERT; CCEAUTO_LOG sets the log level.]]
+Credentials and targets, first source wins: explicit options (--cloud, --region, --project)
+> the clouds.yaml entry named by --cloud or OS_CLOUD (clouds.yaml from
+$OS_CLIENT_CONFIG_FILE, ./, ~/.config/openstack/, /etc/openstack/; secure.yaml merged over
+it) > the OS_* variables. Within one source a token, else AK/SK, else a password is used.
+Variables: OS_CLOUD; OS_AUTH_URL (IAM, default https://iam.REGION.otc.t-systems.com/v3);
+OS_USERNAME or OS_USER_ID, OS_PASSWORD, OS_USER_DOMAIN_NAME (the tenant, OTC00...),
+OS_PASSCODE (virtual MFA); OS_PROJECT_NAME or OS_PROJECT_ID; OS_ACCESS_KEY, OS_SECRET_KEY,
+OS_SECURITY_TOKEN (AK/SK); OS_AUTH_TOKEN (a token); OS_REGION_NAME; CCE_ENDPOINT; OS_CACERT.
+Tokens from a password login are cached in $XDG_CACHE_HOME/cceauto/ (--no-token-cache:
+not). CCEAUTO_LOG sets the log level.]]
 
 -- A parser whose usage errors exit 2. `epilog` is appended to the help; `opts.api = false`
 -- leaves out the paragraph about the environment, `opts.exit` replaces the exit-status one.
@@ -150,7 +187,8 @@ local OPTIONS = {
       .. "(default: none).", ""):argname("TEXT"):show_default(false)
   end,
   concurrency = function(p)
-    p:option("--concurrency", "Certificate requests in flight at once (1 to 256).", "16")
+    p:option("--concurrency", "Requests in flight at once (1 to 256): the listings of all projects, then the "
+      .. "certificate requests.", "16")
       :argname("N"):convert(M.integer(1, 256))
   end,
   deadline = function(p)
@@ -171,6 +209,26 @@ local OPTIONS = {
   end,
   quiet = function(p)
     p:flag("-q --quiet", "No progress or informational messages on stderr (errors are still shown).")
+  end,
+  -- Where the clusters come from: clouds x regions x projects (see M.clients).
+  targets = function(p)
+    p:option("--cloud", "clouds.yaml entry to take credentials from (repeatable: every cloud named; default: "
+      .. "$OS_CLOUD, else the OS_* variables).")
+      :argname("NAME"):count("*"):convert(M.nonempty("--cloud"))
+    p:option("--region", "Region (repeatable: each one; default: the configured one, e.g. OS_REGION_NAME).")
+      :argname("REGION"):count("*"):convert(M.nonempty("--region"))
+    p:mutex(
+      p:option("--project", "Project, by name or by id (32 hex digits), with the same credentials (repeatable; "
+        .. "default: the configured one).")
+        :argname("NAME_OR_ID"):count("*"):convert(M.nonempty("--project")),
+      p:flag("--all-projects", "Every enabled project of each region: the one named after the region and those "
+        .. "named <region>_*."))
+    p:flag("--no-token-cache", "Neither read nor write the token cache of password logins.")
+  end,
+  name = function(p)
+    p:option("--name", "Name the entries (context, cluster and user; after --prefix) by this template of "
+      .. "{cluster}, {project}, {region} and {id}, e.g. '{project}-{cluster}'; names that clash are an error.")
+      :argname("TEMPLATE"):convert(M.template)
   end,
 }
 
@@ -229,6 +287,16 @@ function M.kubeconfig_path(path)
   return home .. "/.kube/config"
 end
 
+-- Whether an error (table from the API) is a configuration error: exit 2, not 1.
+function M.is_config(err)
+  return type(err) == "table" and (err.code == "CONFIG" or err.kind == "CONFIG")
+end
+
+-- Dies with a configuration error (exit 2) or an operational one (exit 1), by `err`.
+function M.die_error(err, prefix)
+  M.die((prefix or "") .. tostring(err), M.is_config(err) and M.EXIT_USAGE or M.EXIT_FAILED)
+end
+
 -- A client configured from the environment; a configuration error exits 2 naming what
 -- is missing (e.g. "CONFIG: no token: set token or OS_AUTH_TOKEN"). `args`: parsed options,
 -- of which --retries is used.
@@ -236,10 +304,88 @@ function M.client(args)
   local opts = {}
   if args and args.retries then opts.retries = args.retries end
   local client, err = cce.client(opts)
-  if not client then
-    M.die(tostring(err), (type(err) == "table" and err.code == "CONFIG") and M.EXIT_USAGE or M.EXIT_FAILED)
-  end
+  if not client then M.die_error(err) end
   return client
+end
+
+-- A project given on the command line: 32 hex digits are an id, anything else a name.
+function M.is_project_id(s)
+  return #s == 32 and s:match("^%x+$") ~= nil
+end
+
+-- Where a target is, for messages: "project eu-de_p1, region eu-de, cloud prod".
+function M.where(t)
+  local parts = {}
+  if t.project then parts[#parts + 1] = "project " .. t.project end
+  if t.region then parts[#parts + 1] = "region " .. t.region end
+  if t.cloud then parts[#parts + 1] = "cloud " .. t.cloud end
+  return table.concat(parts, ", ")
+end
+
+-- The base clients are kept here: derived clients share their credentials.
+local bases = {}
+
+-- The clients of a run, from the parsed options (M.add(p, "targets")): for every cloud
+-- (--cloud; none: one configured from OS_CLOUD or the OS_* variables) and every region
+-- (--region; none: the configured one) a base client, and from it one client per
+-- --project, per enabled project of the region (--all-projects), or the base client
+-- itself. Returns a list of targets { client =, cloud =, region =, project = name or id
+-- as known now }. A configuration error exits 2, a failed project listing exits 1.
+function M.clients(args)
+  args = args or {}
+  local clouds = (args.cloud and #args.cloud > 0) and args.cloud or { false }
+  local regions = (args.region and #args.region > 0) and args.region or { false }
+  local projects = args.project or {}
+  local targets = {}
+  for _, cloud in ipairs(clouds) do
+    for _, region in ipairs(regions) do
+      local where = { cloud = cloud or nil, region = region or nil }
+      local base, err = cce.client{ cloud = cloud or nil, region = region or nil,
+                                    cache = not args.no_token_cache, interactive = true,
+                                    retries = args.retries }
+      if not base then M.die_error(err, #M.where(where) > 0 and (M.where(where) .. ": ") or "") end
+      bases[#bases + 1] = base
+      local info = base:info() or {}
+      where.region = info.region or where.region
+      if #projects > 0 then
+        for _, p in ipairs(projects) do
+          local spec = M.is_project_id(p) and { project_id = p } or { project_name = p }
+          -- The configured project is the base client's (no second login for it).
+          local c, derr = base, nil
+          if p ~= info.project_id and p ~= info.project_name then c, derr = base:derive(spec) end
+          if not c then M.die_error(derr, M.where{ project = p, region = where.region, cloud = where.cloud } .. ": ") end
+          targets[#targets + 1] = { client = c, cloud = where.cloud, region = where.region, project = p }
+        end
+      elseif args.all_projects then
+        local list, lerr = base:projects()
+        if not list then M.die_error(lerr, "listing the projects (" .. M.where(where) .. ") failed: ") end
+        local r = where.region or ""
+        local n = 0
+        -- The base client's own project (known once it logged in to list them) is the base
+        -- client: its token serves, no second login.
+        local own = (base:info() or {}).project_id
+        for _, pr in ipairs(list) do
+          local name = type(pr.name) == "string" and pr.name or ""
+          if pr.enabled ~= false and r ~= "" and (name == r or name:sub(1, #r + 1) == r .. "_") then
+            local c, derr = base, nil
+            if pr.id ~= own then c, derr = base:derive{ project_id = pr.id } end
+            if not c then M.die_error(derr, M.where{ project = name, region = r, cloud = where.cloud } .. ": ") end
+            targets[#targets + 1] = { client = c, cloud = where.cloud, region = r, project = name }
+            n = n + 1
+          end
+        end
+        if n == 0 then
+          M.warn("no enabled project of region %s (named %s or %s_*) among the %d projects of %s", r, r, r, #list,
+            M.where(where))
+        end
+      else
+        targets[#targets + 1] = { client = base, cloud = where.cloud, region = where.region,
+                                  project = info.project_name or info.project_id }
+      end
+    end
+  end
+  if #targets == 0 then M.die("no project to work on", M.EXIT_FAILED) end
+  return targets
 end
 
 -- Single-quotes a string for /bin/sh.

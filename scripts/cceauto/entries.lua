@@ -63,6 +63,134 @@ function M.duplicates(clusters)
   return dups
 end
 
+-- The project a cluster (from fleet.gather) is in, for names and messages: its name, else its id.
+function M.project(cl)
+  local p = cl.project or cl.project_id
+  if p == nil and cl.client then
+    local info = cl.client:info() or {}
+    p = info.project_name or info.project_id
+  end
+  return p and tostring(p) or ""
+end
+
+local function region(cl)
+  local r = cl.region
+  if r == nil and cl.client then r = (cl.client:info() or {}).region end
+  return r and tostring(r) or ""
+end
+
+-- The name --name TEMPLATE (checked by cli.template) gives a cluster.
+function M.expand(template, cl)
+  local values = { cluster = cl.name or "", project = M.project(cl), region = region(cl), id = cl.id or "" }
+  return (template:gsub("{(%w+)}", function(w) return values[w] end))
+end
+
+local function id8(cl) return tostring(cl.id):sub(1, 8) end
+
+-- Groups `clusters` by names[cl.id]: name -> list, only names more than one cluster has.
+local function clashes(clusters, names)
+  local by, out = {}, {}
+  for _, cl in ipairs(clusters) do
+    local n = names[cl.id]
+    local list = by[n] or {}
+    by[n] = list
+    list[#list + 1] = cl
+    if #list > 1 then out[n] = list end
+  end
+  return out
+end
+
+local function ids_of(list)
+  local ids = {}
+  for i, cl in ipairs(list) do ids[i] = cl.id end
+  return table.concat(ids, ", ")
+end
+
+-- The names (without --prefix) of new entries for every cluster of a run's listing
+-- (`clusters`, all projects: names must not depend on what a run selects, so that the
+-- next run with another selection gives the same ones). Returns names by cluster id,
+-- warnings (clusters of ONE project that share a name: CCE forbids it, a broken answer can
+-- say it) and notices (clusters of different projects that share a name), both only
+-- about clusters in `shown` (a set of ids; nil: all):
+--   - the cluster's name;
+--   - `<name>-<first 8 characters of the id>` for clusters of one project that share it;
+--   - `<name>.<project name>` for clusters of different projects that share a name;
+--   - with `-<first 8 of the id>` appended where that still clashes (the same project
+--     name in two regions or clouds), and the whole id where even that does.
+-- With `template` (--name), every name is the template's; see entries.template_clash.
+function M.assign_names(clusters, template, shown)
+  local names, warnings, notices = {}, {}, {}
+  local function visible(list)
+    if not shown then return true end
+    for _, cl in ipairs(list) do if shown[cl.id] then return true end end
+    return false
+  end
+  if template then
+    for _, cl in ipairs(clusters) do names[cl.id] = M.expand(template, cl) end
+    return names, warnings, notices
+  end
+  -- Clusters of one project that share a name.
+  local per, order = {}, {}
+  for _, cl in ipairs(clusters) do
+    local key = tostring(cl.project_id or M.project(cl)) .. "\0" .. region(cl) .. "\0" .. tostring(cl.name)
+    if not per[key] then per[key] = {}; order[#order + 1] = key end
+    local list = per[key]
+    list[#list + 1] = cl
+  end
+  for _, key in ipairs(order) do
+    local list = per[key]
+    for _, cl in ipairs(list) do names[cl.id] = #list > 1 and (cl.name .. "-" .. id8(cl)) or cl.name end
+    if #list > 1 and visible(list) then
+      warnings[#warnings + 1] = ("%d clusters are named '%s' (ids %s): their new entries are named after the name "
+        .. "and the id's first 8 characters"):format(#list, list[1].name, ids_of(list))
+    end
+  end
+  -- Clusters of different projects that share a name.
+  local groups = clashes(clusters, names)
+  local keys = {}
+  for n in pairs(groups) do keys[#keys + 1] = n end
+  table.sort(keys)
+  for _, n in ipairs(keys) do
+    local list, renamed = groups[n], {}
+    for i, cl in ipairs(list) do
+      names[cl.id] = n .. "." .. M.project(cl)
+      renamed[i] = ("%s (project %s)"):format(names[cl.id], M.project(cl))
+    end
+    if visible(list) then
+      notices[#notices + 1] = ("clusters of %d projects are named '%s': their new entries are named %s")
+        :format(#list, n, table.concat(renamed, ", "))
+    end
+  end
+  -- The same project name twice (two regions or clouds), then the same id start.
+  for _, suffix in ipairs{ id8, function(cl) return cl.id end } do
+    for n, list in pairs(clashes(clusters, names)) do
+      for _, cl in ipairs(list) do names[cl.id] = n .. "-" .. suffix(cl) end
+      if visible(list) then
+        notices[#notices + 1] = ("%d clusters would be named '%s' (ids %s): the id is appended"):format(#list, n,
+          ids_of(list))
+      end
+    end
+  end
+  return names, warnings, notices
+end
+
+-- The first clash of --name's names among `clusters` (the ones a run writes): a usage
+-- error message naming both clusters and the name, or nil.
+function M.template_clash(clusters, names, template)
+  local first = {}
+  for _, cl in ipairs(clusters) do
+    local n = names[cl.id]
+    local other = first[n]
+    if other then
+      return ("--name '%s' gives cluster %s (project %s, region %s, id %s) and cluster %s (project %s, region %s, "
+        .. "id %s) the same name '%s'"):format(template, other.name, M.project(other), region(other), other.id,
+        cl.name, M.project(cl), region(cl), cl.id, n)
+    end
+    first[n] = cl
+  end
+  return nil
+end
+
 -- The cceauto extension of a context entry (a table from kc:context()), or nil.
 function M.extension(ctx)
   if type(ctx) ~= "table" or type(ctx.extensions) ~= "table" then return nil end
@@ -170,8 +298,9 @@ function M.build(fetched, cluster, opts)
   local ext = {
     cluster_id = cluster.id,
     cluster_name = cluster.name,
-    project_id = info.project_id,
-    region = info.region,
+    project_id = cluster.project_id or info.project_id,
+    project_name = info.project_name or (cluster.project ~= cluster.project_id and cluster.project or nil),
+    region = cluster.region or info.region,
     issued = output.iso(opts.issued or os.time()),
     duration = opts.duration,
   }

@@ -178,6 +178,7 @@ end
 
 local function by_name(a, b)
   if a.name ~= b.name then return (a.name or "") < (b.name or "") end
+  if a.project ~= b.project then return tostring(a.project or "") < tostring(b.project or "") end
   return a.id < b.id
 end
 
@@ -190,6 +191,54 @@ function M.select(clusters, args)
   end
   table.sort(out, by_name)
   return out
+end
+
+-- The clusters of every target (cli.clients) in one concurrent batch (cce.list, at most
+-- `opts.concurrency` requests in flight). Each cluster table gains `project` (the project's
+-- name, else its id), `project_id` and `region`; a cluster listed twice (the same project
+-- reached twice) is kept once. Returns the clusters and the failed listings
+-- { { project =, region =, cloud =, error = }, ... }, each already reported on stderr.
+-- Configuration errors (an unknown project name, missing credentials) exit 2.
+function M.gather(targets, opts)
+  local cli = require "cceauto.cli"
+  local clients = {}
+  for i, t in ipairs(targets) do clients[i] = t.client end
+  local res = cce.list(clients, { concurrency = opts and opts.concurrency or nil })
+  local all, failures, seen, config = {}, {}, {}, {}
+  for i, t in ipairs(targets) do
+    local r = res[i] or { error = { code = "NO_RESULT", message = "no answer for this project" } }
+    local info = t.client:info() or {}
+    local project_id = info.project_id
+    local project = info.project_name or t.project or project_id
+    if r.clusters then
+      for _, cl in ipairs(r.clusters) do
+        if not seen[cl.id] then
+          seen[cl.id] = true
+          cl.project, cl.project_id, cl.region = project, project_id, info.region or t.region
+          all[#all + 1] = cl
+        end
+      end
+    else
+      local f = { project = project, region = info.region or t.region, cloud = t.cloud, error = r.error }
+      if cli.is_config(r.error) then config[#config + 1] = f else failures[#failures + 1] = f end
+    end
+  end
+  if #config > 0 then
+    -- The same missing setting fails every project alike: say it once.
+    local said = {}
+    for _, f in ipairs(config) do
+      local text = tostring(f.error)
+      if not said[text] then
+        said[text] = true
+        cli.warn("%s: %s", cli.where(f), text)
+      end
+    end
+    os.exit(cli.EXIT_USAGE)
+  end
+  for _, f in ipairs(failures) do
+    cli.warn("listing the clusters of %s failed: %s", cli.where(f), tostring(f.error))
+  end
+  return all, failures
 end
 
 -- Looks up clusters by name or id. Returns the found clusters (in the order asked, each

@@ -21,17 +21,34 @@ local fleet = require "cceauto.fleet"
 
 local M = {}
 
--- What every rotating script starts with: the kubeconfig (args.kubeconfig), the project's
--- clusters and those `args` select (fleet.select). Dies with the right exit status on
--- failure. Returns kc, path, selected, clusters.
+-- What every rotating script starts with: the kubeconfig (args.kubeconfig), the clusters of
+-- every project of the run (cli.clients, fleet.gather: one concurrent batch) and those
+-- `args` select (fleet.select). Dies with the right exit status on a usage or
+-- configuration error. Returns kc, path, selected, clusters, failures (the projects
+-- whose listing failed, already reported on stderr).
 function M.prepare(args)
   local path = cli.kubeconfig_path(args.kubeconfig)
   local kc, err = cce.kubeconfig.load(path)
   if not kc then cli.die(err, cli.EXIT_USAGE) end
-  local clusters
-  clusters, err = cli.client(args):clusters()
-  if not clusters then cli.die(err) end
-  return kc, path, fleet.select(clusters, args), clusters
+  local clusters, failures = fleet.gather(cli.clients(args), { concurrency = args.concurrency })
+  return kc, path, fleet.select(clusters, args), clusters, failures
+end
+
+-- The names of the new entries of a run (entries.assign_names over the whole listing
+-- `all`, with --name's `template`); a template that gives two selected clusters one name
+-- is a usage error (exit 2). Prints the warnings and notices about the selected clusters.
+-- Returns names by cluster id (without the prefix).
+function M.names(selected, all, template)
+  local shown = {}
+  for _, cl in ipairs(selected) do shown[cl.id] = true end
+  local names, warnings, notices = entries.assign_names(all or selected, template, shown)
+  if template then
+    local clash = entries.template_clash(selected, names, template)
+    if clash then cli.die(clash, cli.EXIT_USAGE) end
+  end
+  for _, w in ipairs(warnings) do cli.warn("%s", w) end
+  for _, n in ipairs(notices) do cli.log("%s", n) end
+  return names
 end
 
 -- Actions, in the order the summary lists them.
@@ -41,24 +58,35 @@ M.ACTIONS = { "added", "renewed", "kept", "failed", "would-add", "would-renew" }
 --   { cluster, names, context (the existing context entry or nil), existing (bool),
 --     state = "fresh"|"missing"|"incomplete"|"unreadable"|"expiring"|"forced"|"conflict",
 --     expires_before (Unix time or nil), error (conflicts) }
-local function plan_one(kc, cl, index, listed, dups, opts)
+local function plan_one(kc, cl, index, listed, base, opts)
   local row = { cluster = cl }
   local mine = index[cl.id]
   if not mine then
-    -- A new entry under the default names, unless one of them is taken. A context that
-    -- cceauto wrote for a cluster of this project that no longer exists (deleted and
-    -- re-created under the same name) is taken over with the names it points at. Clusters
-    -- that share a name get the id's start appended (entries.names), all of them alike, so
-    -- that the names do not depend on the order of the listing.
-    local names = entries.names(opts.prefix, cl, dups[cl.name] ~= nil)
+    -- A new entry under the run's names (rotate.names), unless one of them is taken. A
+    -- context that cceauto wrote for a cluster of this project that no longer exists
+    -- (deleted and re-created under the same name) is taken over with the names it points
+    -- at. One that cceauto wrote for a cluster of another project not in this run gives
+    -- way: the new entry is named `<name>.<project>`, as when both are in one run.
+    local n = (opts.prefix or "") .. base
+    local names = { context = n, cluster = n, user = n }
     local ctx = kc:context(names.context)
     local ext = ctx and entries.extension(ctx)
-    local project = cl.client and cl.client:info().project_id
+    local project = cl.project_id or (cl.client and cl.client:info().project_id)
     if ext and type(ext.cluster_id) == "string" and not listed[ext.cluster_id] and ext.project_id == project then
       row.names = { context = ctx.name, cluster = ctx.cluster, user = ctx.user }
       row.context = ctx
       row.state = "missing"
       return row
+    end
+    if ext and not opts.template and type(ext.cluster_id) == "string" and not listed[ext.cluster_id]
+        and ext.project_id ~= project then
+      local alt = (opts.prefix or "") .. cl.name .. "." .. entries.project(cl)
+      if not (kc:context(alt) or kc:cluster(alt) or kc:user(alt)) then
+        row.notice = ("the kubeconfig's entry %s is cluster %s of project %s: this one is named %s")
+          :format(n, tostring(ext.cluster_name or ext.cluster_id), tostring(ext.project_name or ext.project_id), alt)
+        names = { context = alt, cluster = alt, user = alt }
+        ctx = nil
+      end
     end
     row.names = names
     local taken = {}
@@ -71,7 +99,7 @@ local function plan_one(kc, cl, index, listed, dups, opts)
       row.state = "conflict"
       row.error = { code = "CONFLICT",
                     message = ("the kubeconfig already has a %s named '%s' that cceauto did not write for "
-                      .. "cluster %s; rename it or choose another --prefix"):format(what, names.context, cl.id) }
+                      .. "cluster %s; rename it or choose another --prefix or --name"):format(what, names.context, cl.id) }
     else
       row.state = "missing"
     end
@@ -99,21 +127,23 @@ local function plan_one(kc, cl, index, listed, dups, opts)
   return row
 end
 
--- Plans every selected cluster; `all` is the project's whole listing (to tell a deleted
--- cluster's leftover entry from a live one).
+-- Plans every selected cluster; `all` is the run's whole listing (to tell a deleted
+-- cluster's leftover entry from a live one). opts.names: names by cluster id (default:
+-- entries.assign_names(all, opts.template)).
 function M.plan(kc, selected, all, opts)
   local index = entries.index(kc)
   local listed = {}
   for _, cl in ipairs(all or selected) do listed[cl.id] = true end
-  local dups = entries.duplicates(all or selected)
+  local names = opts.names or entries.assign_names(all or selected, opts.template)
   local rows = {}
-  for i, cl in ipairs(selected) do rows[i] = plan_one(kc, cl, index, listed, dups, opts) end
+  for i, cl in ipairs(selected) do rows[i] = plan_one(kc, cl, index, listed, names[cl.id] or cl.name, opts) end
   return rows
 end
 
 local function result(row, action, fields)
   local r = { cluster = row.cluster.name, id = row.cluster.id, action = action,
-              reason = row.state ~= "fresh" and row.state or nil,
+              project = entries.project(row.cluster), region = row.cluster.region,
+              reason = row.state ~= "fresh" and row.state or nil, notice = row.notice,
               context = row.names.context, expires_before = row.expires_before }
   for k, v in pairs(fields or {}) do r[k] = v end
   return r
@@ -149,7 +179,6 @@ function M.run(kc, selected, all, opts)
   local by_id = {}
   for _, i in ipairs(pending_rows) do by_id[rows[i].cluster.id] = rows[i] end
   local got, stats = entries.fetch(pending, {
-    duplicates = entries.duplicates(all or selected),
     duration = opts.duration, endpoint = opts.endpoint, concurrency = opts.concurrency,
     progress = opts.progress, deadline = opts.deadline,
     names = function(cl) return by_id[cl.id].names end,
@@ -162,8 +191,10 @@ function M.run(kc, selected, all, opts)
       local cert = entries.cert(g.entry)
       kc:merge(g.entry, { replace = true })
       g.entry:close()
+      local notice = g.notice or row.notice
+      if g.notice and row.notice then notice = row.notice .. "; " .. g.notice end
       results[i] = result(row, row.existing and "renewed" or "added",
-        { expires_after = cert and cert.not_after or nil, notice = g.notice })
+        { expires_after = cert and cert.not_after or nil, notice = notice })
     else
       results[i] = result(row, "failed", { error = g.error, expires_after = row.expires_before })
     end
@@ -235,19 +266,33 @@ end
 
 local COLUMNS = {
   { "cluster", "CLUSTER" },
+  { "project", "PROJECT" },
+  { "region", "REGION" },
   { "action", "ACTION" },
   { "expires_before", "OLD EXPIRY", output.iso },
   { "expires_after", "NEW EXPIRY", output.iso },
 }
 local ERROR_COLUMN = { "error", "ERROR", function(e) return e and entries.error_text(e) end }
 
--- The report: "table" (with an ERROR column when something failed) or "json".
-function M.render(results, format, path, dry_run)
+-- The failed listings (fleet.gather) as JSON: [{ project, region, cloud, error }].
+function M.failures_json(failures)
+  local list = output.array()
+  for i, f in ipairs(failures or {}) do
+    list[i] = { project = output.nullable(f.project), region = output.nullable(f.region),
+                cloud = output.nullable(f.cloud), error = entries.error_json(f.error) }
+  end
+  return list
+end
+
+-- The report: "table" (with an ERROR column when something failed) or "json" (with
+-- `failures`, the projects whose listing failed, as `projects_failed`).
+function M.render(results, format, path, dry_run, failures)
   if format == "json" then
     local list = output.array()
     for i, r in ipairs(results) do
       list[i] = {
         cluster = r.cluster, id = r.id, action = r.action, context = r.context,
+        project = output.nullable(r.project), region = output.nullable(r.region),
         reason = output.nullable(r.reason),
         expires_before = output.nullable(output.iso(r.expires_before)),
         expires_after = output.nullable(output.iso(r.expires_after)),
@@ -255,7 +300,8 @@ function M.render(results, format, path, dry_run)
       }
     end
     return output.json({ kubeconfig = path, dry_run = dry_run and true or false, results = list,
-                         summary = M.summary(results, dry_run) }, { pretty = true })
+                         summary = M.summary(results, dry_run), projects_failed = M.failures_json(failures) },
+                       { pretty = true })
   end
   local columns = { table.unpack(COLUMNS) }
   for _, r in ipairs(results) do
@@ -274,20 +320,14 @@ function M.summary_line(results, dry_run)
   return table.concat(parts, ", ")
 end
 
--- What a rotating script does after choosing its clusters: rotate, save once (unless
--- dry_run), report failures on stderr and the results on stdout (`opts.output`: table or
--- json). Returns the exit status: 0 all fresh, 1 some failed, 130 interrupted by a signal
--- (what was done is saved first).
+-- What a rotating script does after choosing its clusters: name the new entries
+-- (rotate.names with opts.template; a clash of --name's names exits 2), rotate, save once
+-- (unless dry_run), report failures on stderr and the results on stdout (`opts.output`:
+-- table or json; opts.failures: the failed listings of fleet.gather, reported in JSON).
+-- Returns the exit status: 0 all fresh, 1 some cluster or project failed, 130 interrupted
+-- by a signal (what was done is saved first).
 function M.main(kc, path, selected, all, opts)
-  local dups, warned = entries.duplicates(all or selected), {}
-  for _, cl in ipairs(selected) do
-    local ids = dups[cl.name]
-    if ids and not warned[cl.name] then
-      warned[cl.name] = true
-      cli.warn("%d clusters are named '%s' (ids %s): their new entries are named after the name and the "
-        .. "id's first 8 characters", #ids, cl.name, table.concat(ids, ", "))
-    end
-  end
+  opts.names = opts.names or M.names(selected, all, opts.template)
   local results, stats = M.run(kc, selected, all, opts)
   if not opts.dry_run then
     local current = M.set_current(kc, results, path)
@@ -310,13 +350,17 @@ function M.main(kc, path, selected, all, opts)
       end
     end
   end
-  io.write(M.render(results, opts.output, path, opts.dry_run))
+  io.write(M.render(results, opts.output, path, opts.dry_run, opts.failures))
   io.stdout:flush()
   cli.log("%s%s", M.summary_line(results, opts.dry_run), opts.dry_run and " (dry run: nothing written)" or "")
   if stats.interrupted then
     cli.warn("interrupted: %d clusters not done (reported as failed); what was done is %s", stopped,
       opts.dry_run and "reported" or "saved")
     return cli.EXIT_INTERRUPTED
+  end
+  if opts.failures and #opts.failures > 0 then
+    cli.warn("%d project%s could not be listed (see above)", #opts.failures, #opts.failures == 1 and "" or "s")
+    failed = failed + #opts.failures
   end
   return failed > 0 and cli.EXIT_FAILED or cli.EXIT_OK
 end

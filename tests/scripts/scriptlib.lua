@@ -48,8 +48,76 @@ function M.start(args)
   env.vars = {
     CCE_ENDPOINT = sim.info.endpoint, OS_PROJECT_ID = sim.info.project_id, OS_AUTH_TOKEN = sim.info.token,
     OS_CACERT = sim.info.ca_file, OS_REGION_NAME = "eu-de", HOME = dir, CCEAUTO_LOG = "error",
+    XDG_CACHE_HOME = dir .. "/.cache",
   }
   return env
+end
+
+-- Variables of the caller's environment that would change how a script logs in: every run
+-- starts without them (Env.vars and `opts.env` set them again).
+M.AUTH_VARIABLES = {
+  "OS_CLOUD", "OS_CLIENT_CONFIG_FILE", "OS_CLIENT_SECURE_FILE", "OS_AUTH_URL", "OS_USERNAME", "OS_USER_ID",
+  "OS_PASSWORD", "OS_USER_DOMAIN_NAME", "OS_DOMAIN_NAME", "OS_PASSCODE", "OS_PROJECT_NAME", "OS_ACCESS_KEY",
+  "OS_SECRET_KEY", "OS_AK", "OS_SK", "OS_SECURITY_TOKEN", "OS_INSECURE", "XDG_CACHE_HOME",
+}
+
+-- The variables (for Env:run's opts.env) that log in to the simulator with only OS_*
+-- variables: `method` "password" or "aksk", for project `project` (a name; default the
+-- region's project); no token, no project id. `extra` overrides.
+function Env:os_vars(method, project, extra)
+  local i = self.sim.info
+  local v = { OS_AUTH_TOKEN = false, OS_PROJECT_ID = false, OS_AUTH_URL = i.auth_url,
+              OS_PROJECT_NAME = project or i.region }
+  if method == "password" then
+    v.OS_USERNAME, v.OS_PASSWORD, v.OS_USER_DOMAIN_NAME = i.user, i.password, i.domain
+  elseif method == "aksk" then
+    v.OS_ACCESS_KEY, v.OS_SECRET_KEY, v.OS_SECURITY_TOKEN = i.ak, i.sk, i.security_token
+  else
+    error("no login method " .. tostring(method))
+  end
+  for k, x in pairs(extra or {}) do v[k] = x end
+  return v
+end
+
+-- YAML in block style from nested tables with string keys (sorted) and string, number or
+-- boolean values (strings double-quoted: JSON strings are YAML strings).
+function M.yaml(t, indent)
+  indent = indent or ""
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local out = {}
+  for _, k in ipairs(keys) do
+    local v = t[k]
+    if type(v) == "table" then
+      out[#out + 1] = indent .. k .. ":\n" .. M.yaml(v, indent .. "  ")
+    elseif type(v) == "string" then
+      out[#out + 1] = indent .. k .. ": " .. cjson.encode(v):gsub("\\/", "/") .. "\n"
+    else
+      out[#out + 1] = indent .. k .. ": " .. tostring(v) .. "\n"
+    end
+  end
+  return table.concat(out)
+end
+
+-- Writes ~/.config/openstack/clouds.yaml (or `dir`/clouds.yaml) with one cloud per entry
+-- of `clouds` (name -> { auth = {...}, ... }) and, when `secure` is given, secure.yaml
+-- beside it. Returns the paths of both files.
+function Env:clouds(clouds, secure, dir)
+  dir = dir or (self.dir .. "/.config/openstack")
+  assert(os.execute("mkdir -p " .. M.quote(dir)))
+  local file, secure_file = dir .. "/clouds.yaml", dir .. "/secure.yaml"
+  M.write(file, M.yaml{ clouds = clouds })
+  if secure then M.write(secure_file, M.yaml{ clouds = secure }) else os.remove(secure_file) end
+  return file, secure_file
+end
+
+-- A clouds.yaml entry for the simulator without secrets (the region's project by name).
+function Env:cloud_entry(auth)
+  local i = self.sim.info
+  local a = { auth_url = i.auth_url, project_name = i.region }
+  for k, v in pairs(auth or {}) do a[k] = v end
+  return { auth = a, region_name = i.region, cacert = i.ca_file, cce_endpoint_override = i.endpoint }
 end
 
 -- A fresh path in the private directory.
@@ -61,6 +129,7 @@ end
 -- The environment prefix of a command: `vars` overrides (false removes a variable).
 function Env:prefix(vars)
   local parts = { "env -u KUBECONFIG -u LUA_INIT -u CCEAUTO_PATH -u OS_TOKEN" }
+  for _, k in ipairs(M.AUTH_VARIABLES) do parts[#parts + 1] = "-u " .. k end
   local all = {}
   for k, v in pairs(self.vars) do all[k] = v end
   for k, v in pairs(vars or {}) do all[k] = v end
@@ -85,7 +154,8 @@ function Env:run(script, argv, opts)
   local words = {}
   for _, a in ipairs(argv or {}) do words[#words + 1] = M.quote(a) end
   local errfile = self:path("stderr")
-  local cmd = ("%s %s %s %s 2>%s"):format(self:prefix(opts.env), M.quote(M.CCEAUTO), M.quote(script),
+  -- stdin is /dev/null: a script must not wait for a password typed on the test's terminal
+  local cmd = ("%s %s %s %s </dev/null 2>%s"):format(self:prefix(opts.env), M.quote(M.CCEAUTO), M.quote(script),
     table.concat(words, " "), M.quote(errfile))
   local code, out = sh(cmd)
   local err = M.read(errfile) or ""

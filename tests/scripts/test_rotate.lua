@@ -315,8 +315,8 @@ function TestRotate:test_table_output()
   lu.assertEquals(code, 0, err)
   local lines = {}
   for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
-  lu.assertStrMatches(lines[1], "CLUSTER%s+ACTION%s+OLD EXPIRY%s+NEW EXPIRY")
-  lu.assertStrMatches(lines[2], "prod%-012%s+added%s+%-%s+%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ")
+  lu.assertStrMatches(lines[1], "CLUSTER%s+PROJECT%s+REGION%s+ACTION%s+OLD EXPIRY%s+NEW EXPIRY")
+  lu.assertStrMatches(lines[2], "prod%-012%s+%S+%s+eu%-de%s+added%s+%-%s+%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ")
   lu.assertEquals(#lines, 4)                                  -- prod-012, -015, -018
   lu.assertStrContains(err, "3 added")                        -- the summary on stderr
   lu.assertNotStrContains(out .. err, "BEGIN")                -- no key or certificate printed

@@ -217,22 +217,22 @@ function TestList:test_filters_and_csv()
                                                "--label", "env=staging" })
   lu.assertEquals(code, 0, err)
   local rows = lines(out)
-  lu.assertEquals(rows[1], "name,id,phase,version,internal,external")
+  lu.assertEquals(rows[1], "name,id,project,region,phase,version,internal,external")
   local want = env:names(function(cl)
     return cl.phase == "Available" and cl.version:match("^v1%.28") and cl.raw.metadata.labels.env == "staging"
   end)
   lu.assertTrue(#want > 5)
   lu.assertEquals(#rows, #want + 1)
   for i, name in ipairs(want) do
-    lu.assertStrMatches(rows[i + 1], name:gsub("%-", "%%-") .. ",[-%x]+,Available,v1%.28%.3%-r0,https://127%.0%.0%.1:%d+,.*")
+    lu.assertStrMatches(rows[i + 1], name:gsub("%-", "%%-") .. ",[-%x]+,[^,]+,eu%-de,Available,v1%.28%.3%-r0,https://127%.0%.0%.1:%d+,.*")
   end
   -- Phases: case-insensitive, comma-separated.
   local list = env:json("list.lua", { "--output", "json", "--phase", "unavailable,CREATING" })
   lu.assertEquals(#list, 40)
   code, out = env:run("list.lua", { "--match", "prod-000" })
   lu.assertEquals(code, 0)
-  lu.assertStrMatches(lines(out)[1], "NAME%s+ID%s+PHASE%s+VERSION%s+INTERNAL%s+EXTERNAL")
-  lu.assertStrMatches(lines(out)[2], "prod%-000%s+[-%x]+%s+Available%s+v1%.25%.6%-r0%s+https://127%.0%.0%.1:%d+%s+https.*")
+  lu.assertStrMatches(lines(out)[1], "NAME%s+ID%s+PROJECT%s+REGION%s+PHASE%s+VERSION%s+INTERNAL%s+EXTERNAL")
+  lu.assertStrMatches(lines(out)[2], "prod%-000%s+[-%x]+%s+%S+%s+eu%-de%s+Available%s+v1%.25%.6%-r0%s+https://127%.0%.0%.1:%d+%s+https.*")
   for _, argv in ipairs{ { "--label", "env" }, { "--output", "xml" }, { "--version" } } do
     code = env:run("list.lua", argv)
     lu.assertEquals(code, 2, table.concat(argv, " "))
