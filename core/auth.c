@@ -417,15 +417,27 @@ static void scope_key(const cce_client *c, cce_buf *out)
         cce_buf_puts(out, "domain");
 }
 
+static char *cache_path_for(const cce_client *c, const char *scope_text);
+
 static char *cache_path(const cce_client *c)
+{
+    cce_buf scope = {0};
+    scope_key(c, &scope);
+    char *path = scope.data ? cache_path_for(c, scope.data) : NULL;
+    cce_buf_free(&scope);
+    return path;
+}
+
+static char *cache_path_for(const cce_client *c, const char *scope_text)
 {
     if (!c->cache_dir)
         return NULL;
-    cce_buf key = {0}, scope = {0};
-    scope_key(c, &scope);
-    cce_buf_printf(&key, "cceauto-token-v1\n%s\n%s\n%s\n%s\n%s", c->auth_url ? c->auth_url : "",
-                   c->domain ? c->domain : "", c->username ? c->username : "", c->user_id ? c->user_id : "",
-                   scope.data ? scope.data : "");
+    cce_buf key = {0};
+    /* Who as configured: a login adds the user id to a client that named its user, which
+     * must not move the entry. */
+    cce_buf_printf(&key, "cceauto-token-v1\n%s\n%s\n%s:%s\n%s", c->auth_url ? c->auth_url : "",
+                   c->domain ? c->domain : "", c->username ? "name" : "id",
+                   c->username ? c->username : c->user_id ? c->user_id : "", scope_text);
     unsigned char md[32];
     unsigned int mdlen = 0;
     char *path = NULL;
@@ -438,7 +450,6 @@ static char *cache_path(const cce_client *c)
         path = p.data;
     }
     cce_buf_free(&key);
-    cce_buf_free(&scope);
     return path;
 }
 
@@ -845,8 +856,20 @@ static int login(cce_client *c, int domain_scope, const char *cache, cce_error *
                                    c->region ? c->region : "?");
             else {
                 cce_log(c, CCE_LOG_INFO, "logged in as %s, token valid until %lld", whom, a.expires_at);
-                if (cache && scope.data)
+                if (cache && scope.data) {
                     cache_write(c, cache, scope.data, need_catalog ? c->endpoint : NULL);
+                    /* A project asked for by name is also kept under its id, which
+                     * clients made for the same project by id look for. */
+                    if (strncmp(scope.data, "project-name:", 13) == 0 && c->project_id) {
+                        cce_buf idscope = {0};
+                        cce_buf_printf(&idscope, "project-id:%s", c->project_id);
+                        char *path = idscope.data ? cache_path_for(c, idscope.data) : NULL;
+                        if (path)
+                            cache_write(c, path, idscope.data, need_catalog ? c->endpoint : NULL);
+                        free(path);
+                        cce_buf_free(&idscope);
+                    }
+                }
             }
         }
         cce_iam_answer_clear(&a);

@@ -368,7 +368,7 @@ function M.clients(args)
           local name = type(pr.name) == "string" and pr.name or ""
           if pr.enabled ~= false and r ~= "" and (name == r or name:sub(1, #r + 1) == r .. "_") then
             local c, derr = base, nil
-            if pr.id ~= own then c, derr = base:derive{ project_id = pr.id } end
+            if pr.id ~= own then c, derr = base:derive{ project_id = pr.id, project_name = name ~= "" and name or nil } end
             if not c then M.die_error(derr, M.where{ project = name, region = r, cloud = where.cloud } .. ": ") end
             targets[#targets + 1] = { client = c, cloud = where.cloud, region = r, project = name }
             n = n + 1
