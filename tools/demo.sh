@@ -16,14 +16,33 @@ trap 'kill $sim 2>/dev/null; wait $sim 2>/dev/null; rm -rf "$state"' EXIT
 for _ in $(seq 200); do [ -s "$state/info.json" ] && break; sleep 0.05; done
 field() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$state/info.json" "$1"; }
 
-# What a real user sets: OS_PROJECT_ID, OS_AUTH_TOKEN, OS_REGION_NAME (here: an endpoint and CA instead).
-export OS_PROJECT_ID=$(field project_id) OS_AUTH_TOKEN=$(field token) CCE_ENDPOINT=$(field endpoint) OS_CACERT=$(field ca_file)
-echo "== CCE simulator at $CCE_ENDPOINT (project $OS_PROJECT_ID, 12 clusters)"
-echo "== cceauto rotate_all.lua --kubeconfig demo-kubeconfig"
+# What a real user has: a clouds.yaml entry with the IAM user, and the password in
+# secure.yaml beside it (here both point at the simulator, whose IAM is on the same port).
+cat >"$state/clouds.yaml" <<EOF
+clouds:
+  sim:
+    auth:
+      auth_url: $(field auth_url)
+      username: $(field user)
+      user_domain_name: $(field domain)
+      project_name: eu-de
+    region_name: eu-de
+    cacert: $(field ca_file)
+    cce_endpoint_override: $(field endpoint)
+EOF
+printf 'clouds:\n  sim:\n    auth:\n      password: %s\n' "$(field password)" >"$state/secure.yaml"
+chmod 600 "$state/secure.yaml"
+unset OS_AUTH_TOKEN OS_TOKEN OS_PROJECT_ID OS_PROJECT_NAME OS_USERNAME OS_PASSWORD OS_ACCESS_KEY OS_SECRET_KEY
+export OS_CLIENT_CONFIG_FILE=$state/clouds.yaml OS_CLIENT_SECURE_FILE=$state/secure.yaml OS_CLOUD=sim
+export XDG_CACHE_HOME=$state/cache
+echo "== CCE simulator at $(field endpoint) (12 clusters); clouds.yaml entry 'sim', password in secure.yaml"
+echo "== OS_CLOUD=sim cceauto rotate_all.lua --kubeconfig demo-kubeconfig"
 rm -f demo-kubeconfig
 ./build/cceauto rotate_all.lua --kubeconfig demo-kubeconfig
-echo "== again: everything is fresh, nothing is requested or written"
+echo "== again: everything is fresh, nothing is requested or written, and the cached token means no login"
 ./build/cceauto rotate_all.lua --kubeconfig demo-kubeconfig --quiet
+echo "== IAM logins the simulator saw: $(curl -sS --cacert "$(field ca_file)" "$(field endpoint)/_sim/stats" |
+  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"]["iam-tokens"])')"
 if command -v kubectl >/dev/null 2>&1; then
   echo "== kubectl --kubeconfig demo-kubeconfig config get-contexts"
   HOME=$state kubectl --kubeconfig demo-kubeconfig config get-contexts
