@@ -317,5 +317,6 @@ int luaopen_cce(lua_State *L)
     lcce_client_open(L);
     lcce_kubeconfig_open(L);
     lcce_batch_open(L);
+    lcce_file_open(L);
     return 1;
 }

@@ -46,7 +46,8 @@ void lcce_client_pass_signal(cce_client *c);
 int lcce_push_clusters(lua_State *L, int client_idx, json_t *items, cce_error *err);
 
 void lcce_client_open(lua_State *L);      /* metatable + cce.client */
-void lcce_batch_open(lua_State *L);       /* cce.fetch */
+void lcce_batch_open(lua_State *L);       /* cce.fetch, cce.list */
+void lcce_file_open(lua_State *L);        /* cce.write_private, cce.lock, cce.executable */
 void lcce_kubeconfig_open(lua_State *L);  /* metatable + cce.kubeconfig table */
 
 /*
