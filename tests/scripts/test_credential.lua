@@ -137,6 +137,7 @@ end
 
 function TestCredential:test_errors_are_one_line()
   local code, out, err = env:run("credential.lua", {})
+  local _
   lu.assertEquals(code, 2)
   lu.assertEquals(out, "")
   lu.assertEquals(err, "credential.lua: --cluster-id is required (see --help)\n")
