@@ -86,6 +86,7 @@ typedef struct fetch_state {
     size_t n, pinned;
     cce_batch_item *items;  /* n */
     char **ids;             /* n copies */
+    cce_kubeconfig **copies; /* cce.verify: n copies of the kubeconfigs, so closing one meanwhile is harmless */
     void **pins;            /* `pinned` clients */
 } fetch_state;
 
@@ -102,6 +103,9 @@ static int fetch_state_release(lua_State *L)
     }
     for (size_t i = 0; fs->ids && i < fs->n; i++)
         free(fs->ids[i]);
+    for (size_t i = 0; fs->copies && i < fs->n; i++)
+        cce_kubeconfig_free(fs->copies[i]);
+    free(fs->copies);
     free(fs->items);
     free(fs->ids);
     free(fs->pins);
@@ -266,6 +270,71 @@ static int l_list(lua_State *L)
     return 2;
 }
 
+/*
+ * cce.verify(items [, { concurrency =, progress = }]) -> results, stats: each
+ * item { client = c, kubeconfig = kc [, context = name] } checked against its
+ * API server (GET /api with the kubeconfig's client certificate) in one batch.
+ * results[i] is { ok = true, status = } or { error = err, status = }.
+ */
+static int l_verify(lua_State *L)
+{
+    cce_batch_opts o;
+    fetch_ctx ctx;
+    fetch_state *fs = batch_setup(L, "cce.verify", &o, &ctx, NULL);
+    size_t n = fs->n;
+    if ((fs->copies = calloc(n ? n : 1, sizeof *fs->copies)) == NULL)
+        return luaL_error(L, "cce.verify: out of memory");
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i);
+        int t = lua_gettop(L);
+        if (!lua_istable(L, t))
+            return luaL_error(L, "cce.verify: item %I is not a table", (lua_Integer)i);
+        cce_batch_item *it = &fs->items[i - 1];
+        lua_getfield(L, t, "client");
+        if (!luaL_testudata(L, -1, LCCE_CLIENT_MT))
+            return luaL_error(L, "cce.verify: item %I has no client (a cce.Client)", (lua_Integer)i);
+        fs->pins[fs->pinned++] = lcce_client_pin(L, -1);
+        it->client = lcce_client_check(L, -1);
+        lua_getfield(L, t, "kubeconfig");
+        if (!luaL_testudata(L, -1, LCCE_KUBECONFIG_MT))
+            return luaL_error(L, "cce.verify: item %I has no kubeconfig (a cce.Kubeconfig)", (lua_Integer)i);
+        if ((fs->copies[i - 1] = cce_kubeconfig_copy(lcce_kubeconfig_check(L, -1))) == NULL)
+            return luaL_error(L, "cce.verify: out of memory");
+        lua_getfield(L, t, "context");
+        if (!lua_isnil(L, -1)) {
+            if (lua_type(L, -1) != LUA_TSTRING)
+                return luaL_error(L, "cce.verify: item %I: context must be a string", (lua_Integer)i);
+            if ((fs->ids[i - 1] = strdup(lua_tostring(L, -1))) == NULL)
+                return luaL_error(L, "cce.verify: out of memory");
+        }
+        it->op = CCE_OP_VERIFY;
+        it->check = fs->copies[i - 1];
+        it->check_context = fs->ids[i - 1];
+        lua_settop(L, t - 1);
+    }
+    cce_batch_stats st;
+    cce_clustercert_batch(fs->items, n, &o, &st);
+    if (ctx.failed_call)
+        return lua_error(L);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        cce_batch_item *it = &fs->items[i];
+        lua_createtable(L, 0, 3);
+        if (it->verified) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, "ok");
+        } else {
+            lcce_push_error_table(L, &it->err);
+            lua_setfield(L, -2, "error");
+        }
+        set_int(L, "status", it->status);
+        set_int(L, "attempts", it->attempts);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    push_stats(L, &st);
+    return 2;
+}
+
 static int l_fetch(lua_State *L)
 {
     /* Durations outside 1..1825 pass through: the core refuses them per item. */
@@ -313,4 +382,6 @@ void lcce_batch_open(lua_State *L)
     lua_setfield(L, -2, "fetch");
     lua_pushcfunction(L, l_list);
     lua_setfield(L, -2, "list");
+    lua_pushcfunction(L, l_verify);
+    lua_setfield(L, -2, "verify");
 }

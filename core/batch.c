@@ -27,6 +27,7 @@ typedef struct slot {
     cce_http_resp resp;
     cce_xfer x;
     cce_buf url;
+    struct curl_slist *connect_to; /* VERIFY with tls-server-name */
     char body[48];
     char errbuf[CURL_ERROR_SIZE];
 } slot;
@@ -58,7 +59,9 @@ typedef struct batch {
 
 static void item_what(const cce_batch_item *it, char *what, size_t n)
 {
-    if (it->op == CCE_OP_CLUSTERS)
+    if (it->op == CCE_OP_VERIFY)
+        snprintf(what, n, "verify");
+    else if (it->op == CCE_OP_CLUSTERS)
         snprintf(what, n, "list clusters of project %s",
                  it->client && cce_client_project_id(it->client) ? cce_client_project_id(it->client) : "?");
     else
@@ -67,7 +70,7 @@ static void item_what(const cce_batch_item *it, char *what, size_t n)
 
 static void batch_settle(batch *b, long i);
 
-static int item_ok(const cce_batch_item *it) { return it->kc || it->clusters || it->json; }
+static int item_ok(const cce_batch_item *it) { return it->kc || it->clusters || it->json || it->verified; }
 
 static int ptr_cmp(const void *a, const void *b)
 {
@@ -87,7 +90,7 @@ static void batch_login(batch *b)
     if (!cl)
         return; /* each transfer then meets the missing login itself */
     for (size_t i = 0; i < b->n; i++)
-        if (b->st[i].state != ST_DONE)
+        if (b->st[i].state != ST_DONE && b->items[i].op != CCE_OP_VERIFY)
             cl[k++] = b->items[i].client;
     qsort(cl, k, sizeof *cl, ptr_cmp);
     for (size_t i = 0; i < k; i++)
@@ -95,7 +98,8 @@ static void batch_login(batch *b)
             cce_auth_ensure(cl[i], NULL); /* a failure is kept in the client, read below */
     free(cl);
     for (size_t i = 0; i < b->n; i++)
-        if (b->st[i].state != ST_DONE && cce_auth_ensure(b->items[i].client, &b->items[i].err) < 0)
+        if (b->st[i].state != ST_DONE && b->items[i].op != CCE_OP_VERIFY &&
+            cce_auth_ensure(b->items[i].client, &b->items[i].err) < 0)
             batch_settle(b, (long)i);
 }
 
@@ -135,6 +139,8 @@ static int batch_init(batch *b, cce_batch_item *items, size_t n, const cce_batch
         items[i].clusters = NULL;
         items[i].nclusters = 0;
         items[i].json = NULL;
+        items[i].verified = 0;
+        items[i].status = 0;
         items[i].attempts = 0;
         memset(&items[i].err, 0, sizeof items[i].err);
     }
@@ -168,6 +174,10 @@ static int batch_init(batch *b, cce_batch_item *items, size_t n, const cce_batch
             cce_set_error(&items[i].err, CCE_E_INVALID_ARGUMENT, 0, "item %zu has no client", i + 1);
         else if (items[i].op == CCE_OP_CLUSTERS)
             continue;
+        else if (items[i].op == CCE_OP_VERIFY && !items[i].check)
+            cce_set_error(&items[i].err, CCE_E_INVALID_ARGUMENT, 0, "item %zu has no kubeconfig to verify", i + 1);
+        else if (items[i].op == CCE_OP_VERIFY)
+            continue;
         else if (items[i].op != CCE_OP_CLUSTERCERT)
             cce_set_error(&items[i].err, CCE_E_INVALID_ARGUMENT, 0, "item %zu has an unknown operation", i + 1);
         else if (cce_clustercert_request(items[i].cluster_id, items[i].days, p, sizeof p, body, sizeof body,
@@ -187,19 +197,28 @@ static int batch_start(batch *b, slot *s, long i, long long now)
     item_state *st = &b->st[i];
     char path[180];
     int list = it->op == CCE_OP_CLUSTERS;
-    if (list)
-        snprintf(path, sizeof path, "clusters");
-    else if (cce_clustercert_request(it->cluster_id, it->days, path, sizeof path, s->body, sizeof s->body, &it->err) < 0)
-        return -1;
-    if (cce_http_url(it->client, path, &s->url) < 0)
-        return -1;
     s->x.c = it->client;
     s->x.resp = &s->resp;
     s->errbuf[0] = '\0';
-    cce_error_clear(&it->err);
-    if (cce_http_prepare(it->client, s->h, list ? "GET" : "POST", s->url.data, list ? NULL : s->body, 0, &s->x,
-                         s->errbuf, &it->err) < 0)
+    if (it->op == CCE_OP_VERIFY) {
+        cce_error_clear(&it->err);
+        curl_slist_free_all(s->connect_to);
+        s->connect_to = NULL;
+        if (cce_verify_prepare(it->client, s->h, it->check, it->check_context, &s->x, s->errbuf, &s->url,
+                               &s->connect_to, &it->err) < 0)
+            return -1;
+    } else if (list)
+        snprintf(path, sizeof path, "clusters");
+    else if (cce_clustercert_request(it->cluster_id, it->days, path, sizeof path, s->body, sizeof s->body, &it->err) < 0)
         return -1;
+    if (it->op != CCE_OP_VERIFY) {
+        if (cce_http_url(it->client, path, &s->url) < 0)
+            return -1;
+        cce_error_clear(&it->err);
+        if (cce_http_prepare(it->client, s->h, list ? "GET" : "POST", s->url.data, list ? NULL : s->body, 0, &s->x,
+                             s->errbuf, &it->err) < 0)
+            return -1;
+    }
     s->item = i;
     curl_easy_setopt(s->h, CURLOPT_PRIVATE, s);
     curl_easy_setopt(s->h, CURLOPT_PIPEWAIT, 1L); /* wait to multiplex over HTTP/2 rather than open more connections */
@@ -287,11 +306,12 @@ static void batch_finish(batch *b, slot *s, CURLcode cc)
     b->active--;
     unsigned gen = s->x.token_gen;
     cce_xfer_done(&s->x);
+    it->status = s->resp.status;
 
     /* A refused token (revoked by a password change, expired early): one new
      * login for the client, however many of its transfers saw the 401, and
      * this request once more, at once. */
-    if (cc == CURLE_OK && s->resp.status == 401 && !b->st[i].relogged &&
+    if (cc == CURLE_OK && s->resp.status == 401 && it->op != CCE_OP_VERIFY && !b->st[i].relogged &&
         cce_auth_relogin(it->client, gen, NULL) == 0) {
         b->st[i].relogged = 1;
         b->st[i].state = ST_WAITING;
@@ -312,6 +332,8 @@ static void batch_finish(batch *b, slot *s, CURLcode cc)
             cce_clusters_from_items(items, &it->clusters, &it->nclusters, &it->err);
             json_decref(items);
         }
+    } else if (outcome == 0 && it->op == CCE_OP_VERIFY) {
+        it->verified = 1;
     } else if (outcome == 0)
         it->kc = cce_clustercert_response(&s->resp, what, &it->err);
     if (outcome <= 0) {
@@ -410,6 +432,7 @@ static void batch_free(batch *b)
             curl_easy_cleanup(b->slots[k].h);
         cce_http_resp_free(&b->slots[k].resp);
         cce_xfer_done(&b->slots[k].x);
+        curl_slist_free_all(b->slots[k].connect_to);
         cce_buf_free(&b->slots[k].url);
     }
     cce_loop_free(&b->loop);

@@ -207,6 +207,9 @@ json_t *cce_kubeconfig_entry_named(const cce_kubeconfig *kc, enum cce_kc_section
 
 /* The project's clusters as the API sent them (a new reference to the "items" array). */
 json_t *cce_clusters_list_json(cce_client *c, cce_error *err);
+/* verify.c: sets up `h` for GET {server}/api of the kubeconfig's context (see CCE_OP_VERIFY). */
+int cce_verify_prepare(cce_client *c, CURL *h, const cce_kubeconfig *kc, const char *context, cce_xfer *x,
+                       char *errbuf, cce_buf *url, struct curl_slist **connect_to, cce_error *err);
 /* A 2xx list answer's "items" (a new reference), or NULL with err. */
 json_t *cce_clusters_response(const cce_http_resp *r, cce_error *err);
 /* The clusters of an "items" array, raw_json included. */

@@ -34,7 +34,7 @@ cli.add(parser, "targets")
 parser:argument("cluster", "Cluster names or ids."):args("*")
 fleet.add_options(parser, { phase = "Available",
                             match_help = "Also clusters whose name matches this shell glob (repeatable)." })
-cli.add(parser, "duration", "endpoint", "prefix", "name", "concurrency", "retries", "deadline")
+cli.add(parser, "duration", "endpoint", "prefix", "name", "concurrency", "retries", "deadline", "verify")
 parser:mutex(
   parser:flag("--json", "Print JSON instead of YAML on stdout."),
   parser:option("--output", "Add the entries to this kubeconfig file (created with mode 0600; entries of the same names "
@@ -99,7 +99,7 @@ local got, stats = entries.fetch(chosen, {
     local n = args.prefix .. names[cl.id]
     return { context = n, cluster = n, user = n }
   end,
-  concurrency = args.concurrency, deadline = args.deadline, progress = not cli.quiet(),
+  concurrency = args.concurrency, deadline = args.deadline, progress = not cli.quiet(), verify = args.verify,
 })
 
 local failed, ok_entries = 0, {}

@@ -48,7 +48,7 @@ cli.add(parser, "targets", "kubeconfig", "duration")
 parser:option("--renew-within", "Renew certificates that expire within this many days.", "7")
   :argname("DAYS"):convert(cli.days)
 fleet.add_options(parser, { phase = "Available" })
-cli.add(parser, "endpoint", "prefix", "name", "concurrency", "retries", "deadline")
+cli.add(parser, "endpoint", "prefix", "name", "concurrency", "retries", "deadline", "verify")
 parser:flag("-f --force", "Renew every selected cluster's certificate.")
 parser:flag("-n --dry-run", "Show what would be done: no certificate is requested, nothing is written.")
 cli.add_output(parser, { "table", "json" })
@@ -67,5 +67,5 @@ os.exit(rotate.main(kc, path, selected, clusters, {
   prefix = args.prefix, endpoint = args.endpoint, duration = args.duration,
   renew_within = args.renew_within, force = args.force, dry_run = args.dry_run,
   concurrency = args.concurrency, deadline = args.deadline, progress = not cli.quiet(),
-  output = args.output, template = args.name, failures = failures,
+  output = args.output, template = args.name, failures = failures, verify = args.verify,
 }))

@@ -287,6 +287,7 @@ cce_kubeconfig *cce_clustercert(cce_client *c, const char *cluster_id, long days
 enum cce_batch_op {
     CCE_OP_CLUSTERCERT = 0,   /* POST clusters/{id}/clustercert: kc */
     CCE_OP_CLUSTERS = 1,      /* GET clusters (the client's project): clusters, nclusters */
+    CCE_OP_VERIFY = 2,        /* GET {server}/api with a kubeconfig's client certificate: verified */
 };
 
 typedef struct cce_batch_item {
@@ -299,6 +300,12 @@ typedef struct cce_batch_item {
     size_t nclusters;
     int want_json;            /* in (CLUSTERS): leave the answer's "items" in `json` instead (bindings) */
     void *json;               /* out: a jansson array reference, see want_json */
+    const cce_kubeconfig *check;  /* in (VERIFY): the kubeconfig whose context is checked, its server reached
+                                     with its CA data (or none with insecure-skip-tls-verify), its user's
+                                     certificate and key; the client gives only timeouts and retries */
+    const char *check_context;    /* in (VERIFY): NULL: the current context, else the only one */
+    int verified;                 /* out (VERIFY): the API server answered 2xx */
+    long status;                  /* out: the last HTTP status, 0 when none came */
     cce_error err;            /* out on failure ("INTERRUPTED" when stopped before it ended) */
     int attempts;             /* out: requests sent for it */
 } cce_batch_item;

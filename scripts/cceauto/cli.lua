@@ -207,6 +207,11 @@ local OPTIONS = {
       .. "(default: the client's, 4).")
       :argname("N"):convert(M.integer(0, 20))
   end,
+  verify = function(p)
+    p:flag("--verify", "Check each new certificate against its cluster's API server (GET /api with it, all at once) "
+      .. "before it is used; a cluster whose check fails keeps its old entry and is reported as failed with the "
+      .. "reason.")
+  end,
   quiet = function(p)
     p:flag("-q --quiet", "No progress or informational messages on stderr (errors are still shown).")
   end,

@@ -375,6 +375,10 @@ function M.fetch(clusters, opts)
       results[i] = { cluster = cl, error = { code = "NO_RESULT", message = "no answer for this cluster" } }
     end
   end
+  -- opts.verify: each new entry must work against its API server before anything uses it.
+  if opts.verify and not (stats and stats.interrupted) then
+    require("cceauto.verify").apply(results, { concurrency = opts.concurrency, progress = opts.progress })
+  end
   return results, stats or {}
 end
 

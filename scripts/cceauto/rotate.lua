@@ -180,7 +180,7 @@ function M.run(kc, selected, all, opts)
   for _, i in ipairs(pending_rows) do by_id[rows[i].cluster.id] = rows[i] end
   local got, stats = entries.fetch(pending, {
     duration = opts.duration, endpoint = opts.endpoint, concurrency = opts.concurrency,
-    progress = opts.progress, deadline = opts.deadline,
+    progress = opts.progress, deadline = opts.deadline, verify = opts.verify,
     names = function(cl) return by_id[cl.id].names end,
     context = function(cl) return by_id[cl.id].context end,
   })
