@@ -14,6 +14,9 @@ Control API (on the CCE port, no auth, not counted, no latency):
                       "clock_skew_s": N, "token_lifetime": S}; "rates" replaces the whole
                       table, {} turns random faults off
   POST /_sim/revoke   every IAM token issued so far stops working (a password change)
+  POST /_sim/delete   {"cluster": ID}: the cluster is deleted (gone from the listing, 404)
+  POST /_sim/reject   {"cluster": ID[, "reject": false]}: the API server stand-in answers 401
+                      to certificates issued for it (or no longer)
 
 IAM (same port, auth_url = ENDPOINT/v3; the user, password, domain, AK/SK and projects are
 in the ready line):
@@ -145,6 +148,13 @@ VERSION_BODY = json.dumps({
     "major": "1", "minor": "28", "gitVersion": "v1.28.3", "gitCommit": "0000000",
     "gitTreeState": "clean", "buildDate": "2024-01-01T00:00:00Z", "goVersion": "go1.21.5",
     "compiler": "gc", "platform": "linux/amd64"}).encode()
+KUBE_UNAUTHORIZED = json.dumps({
+    "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+    "message": "Unauthorized", "reason": "Unauthorized", "code": 401}).encode()
+API_VERSIONS_BODY = json.dumps({
+    "kind": "APIVersions", "versions": ["v1"],
+    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:5443"}]}).encode()
+API_GROUPS_BODY = json.dumps({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}).encode()
 KUBE_NOT_FOUND = json.dumps({
     "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
     "message": "the server could not find the requested resource", "reason": "NotFound",
@@ -586,6 +596,7 @@ class Simulator:
         # Issued tokens: token -> (project id, None for a domain or unscoped token, expiry).
         # Replaced as a whole by a revocation, so readers need no lock.
         self.tokens = {}
+        self.rejected = set()       # CNs of the clusters whose certificates the API server refuses
         self.project_list = [Project(args.project_id, args.region)]
         for i in range(1, args.projects):
             name = "%s_p%d" % (args.region, i)
@@ -641,6 +652,37 @@ class Simulator:
         expires = issued + self.token_lifetime
         self.tokens[token] = (project_id, expires)
         return token, issued, expires
+
+    def delete_cluster(self, spec):
+        """Takes a cluster out of its project, as if it had been deleted: gone from the
+        listing, 404 on cluster and clustercert. Returns its id."""
+        cid = spec.get("cluster") if isinstance(spec, dict) else None
+        if not isinstance(cid, str):
+            raise UsageError('delete takes {"cluster": ID}')
+        with self.lock:
+            for project in self.projects.values():
+                if cid in project.clusters and spec.get("project") in (None, project.id):
+                    del project.clusters[cid]
+                    self.clusters.pop(cid, None)
+                    project.list_body = json.dumps({
+                        "kind": "Cluster", "apiVersion": "v3",
+                        "items": [c.obj for c in project.clusters.values()]}).encode()
+                    return cid
+        raise UsageError("no cluster %s" % cid)
+
+    def reject_cluster(self, spec):
+        """From now on (or no longer, with "reject": false) the API server stand-in answers
+        401 to every certificate issued for the cluster."""
+        cid = spec.get("cluster") if isinstance(spec, dict) else None
+        if not isinstance(cid, str) or cid not in self.clusters:
+            raise UsageError('reject takes {"cluster": ID} of an existing cluster')
+        tag = "cce-user-" + cid[:8]     # the CN of its certificates (Cluster.subject)
+        with self.lock:
+            if spec.get("reject", True) is False:
+                self.rejected.discard(tag)
+            else:
+                self.rejected.add(tag)
+            return sorted(self.rejected)
 
     def revoke(self):
         """Every token issued so far stops working (as after a password change)."""
@@ -932,6 +974,10 @@ class CCEHandler(Handler):
                 reply = json_reply(200, sim.configure(load_json(body)))
             elif self.command == "POST" and path == "/_sim/revoke":
                 reply = json_reply(200, {"ok": True, "revoked": sim.revoke()})
+            elif self.command == "POST" and path == "/_sim/delete":
+                reply = json_reply(200, {"ok": True, "deleted": sim.delete_cluster(load_json(body))})
+            elif self.command == "POST" and path == "/_sim/reject":
+                reply = json_reply(200, {"ok": True, "rejected": sim.reject_cluster(load_json(body))})
             else:
                 reply = json_reply(404, {"error": "no such control endpoint: %s %s"
                                          % (self.command, path)})
@@ -1268,15 +1314,24 @@ class CCEHandler(Handler):
 
 
 class APIServerHandler(Handler):
-    """The kube-apiserver stand-in: /version for any client with a certificate from our CA."""
+    """The kube-apiserver stand-in: /version, /api and /apis for any client with a
+    certificate from our CA, except the certificates of clusters told to be rejected
+    (/_sim/reject): those get 401, as a cluster that no longer trusts them."""
 
     def do_GET(self):
         started = time.time()
         status = None
         try:
             self.read_body()
-            if self.command == "GET" and self.path.split("?", 1)[0] == "/version":
+            path = self.path.split("?", 1)[0]
+            if self.rejected():
+                reply = Reply(401, KUBE_UNAUTHORIZED)
+            elif self.command == "GET" and path == "/version":
                 reply = Reply(200, VERSION_BODY)
+            elif self.command == "GET" and path == "/api":
+                reply = Reply(200, API_VERSIONS_BODY)
+            elif self.command == "GET" and path == "/apis":
+                reply = Reply(200, API_GROUPS_BODY)
             else:
                 reply = Reply(404, KUBE_NOT_FOUND)
             self.write(reply)
@@ -1286,6 +1341,18 @@ class APIServerHandler(Handler):
             self.log_line(started, "apiserver", None, status, None)
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def rejected(self):
+        """Whether the client certificate is one of a rejected cluster's."""
+        sim = self.server.sim
+        if not sim.rejected:
+            return False
+        cert = self.connection.getpeercert()
+        for rdn in (cert or {}).get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName" and value in sim.rejected:
+                    return True
+        return False
 
 
 def classify(method, path):

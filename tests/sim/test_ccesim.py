@@ -729,6 +729,86 @@ class APIServerTest(SimTestCase):
         self.assertEqual(self.sim.control("stats")["requests"]["apiserver"], 3)
 
 
+class RejectDeleteTest(unittest.TestCase):
+    """/api, /apis, /_sim/reject and /_sim/delete, on a simulator of their own (deletions last)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Simulator("--projects", "2", "--clusters", "6")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def cert_files(self, tmp, cluster_id):
+        status, _, body = self.sim.clustercert(cluster_id)
+        self.assertEqual(status, 200)
+        user = json.loads(body)["users"][0]["user"]
+        files = []
+        for name in ("client-certificate-data", "client-key-data"):
+            path = os.path.join(tmp, "%s-%s" % (cluster_id, name))
+            with open(path, "wb") as f:
+                f.write(base64.b64decode(user[name]))
+            files.append(path)
+        return files
+
+    def api(self, path, files):
+        context = ssl.create_default_context(cafile=self.sim.info["ca_file"])
+        context.load_cert_chain(*files)
+        conn = http.client.HTTPSConnection("127.0.0.1", self.sim.api_port, context=context, timeout=10)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read())
+        finally:
+            conn.close()
+
+    def listing(self, project):
+        return {c["metadata"]["uid"]: c["metadata"]["name"] for c in self.sim.get_json(
+            "/api/v3/projects/%s/clusters" % project)["items"]}
+
+    def test_api_reject_and_undo(self):
+        ids = [c for c in self.listing(self.sim.info["project_id"])]
+        victim, other = ids[0], ids[1]
+        with tempfile.TemporaryDirectory() as tmp:
+            early = self.cert_files(tmp, victim)
+            good = self.cert_files(tmp, other)
+            status, body = self.api("/api", early)
+            self.assertEqual((status, body["kind"], body["versions"]), (200, "APIVersions", ["v1"]))
+            status, body = self.api("/apis", early)
+            self.assertEqual((status, body["kind"], body["groups"]), (200, "APIGroupList", []))
+            self.sim.control("reject", {"cluster": victim})
+            late = self.cert_files(tmp, victim)
+            for files in (early, late):     # issued before and after the reject alike
+                status, body = self.api("/api", files)
+                self.assertEqual((status, body["kind"], body["reason"]), (401, "Status", "Unauthorized"))
+            self.assertEqual(self.api("/api", good)[0], 200)
+            self.sim.control("reject", {"cluster": victim, "reject": False})
+            self.assertEqual(self.api("/version", late)[0], 200)
+
+    def test_delete(self):
+        projects = [p["id"] for p in self.sim.info["projects"]]
+        first, second = self.listing(projects[0]), self.listing(projects[1])
+        victim = sorted(first)[2]
+        self.sim.control("delete", {"cluster": victim})
+        after = self.listing(projects[0])
+        self.assertNotIn(victim, after)
+        self.assertEqual(set(after), set(first) - {victim})
+        self.assertEqual(self.listing(projects[1]), second)
+        status, _, _ = self.sim.request("GET", "/api/v3/projects/%s/clusters/%s" % (projects[0], victim))
+        self.assertEqual(status, 404)
+        status, _, _ = self.request_cert(projects[0], victim)
+        self.assertEqual(status, 404)
+        status, _, _ = self.request_cert(projects[0], sorted(after)[0])
+        self.assertIn(status, (200, 400))   # an existing cluster still answers (400: not Available)
+        with self.assertRaises(AssertionError):
+            self.sim.control("delete", {"cluster": victim})
+
+    def request_cert(self, project, cluster_id):
+        return self.sim.request("POST", "/api/v3/projects/%s/clusters/%s/clustercert" % (project, cluster_id),
+                                body={"duration": 1})
+
+
 # --------------------------------------------------------------------------- IAM, AK/SK
 
 sys.path.insert(0, os.path.dirname(SIM))
