@@ -37,7 +37,8 @@ different projects that share a name PREFIX<name>.<project name> (with a notice)
 by which later runs recognise them, also after the context was renamed: an existing entry
 keeps its name.
 
-Actions: added, renewed, kept, failed; with --dry-run would-add and would-renew.
+Actions: added, renewed, kept, pruned (--prune), failed; with --dry-run would-add, would-renew
+and would-prune.
 JSON output: {"kubeconfig": PATH, "results": [{"cluster", "id", "project", "region",
 "action", "context", "expires_before", "expires_after", "error", ...}], "summary": {"added",
 "renewed", "kept", "failed"}, "projects_failed": [{"project", "region", "cloud", "error"}]}.]],
@@ -51,6 +52,9 @@ fleet.add_options(parser, { phase = "Available" })
 cli.add(parser, "endpoint", "prefix", "name", "concurrency", "retries", "deadline", "verify")
 parser:flag("-f --force", "Renew every selected cluster's certificate.")
 parser:flag("-n --dry-run", "Show what would be done: no certificate is requested, nothing is written.")
+parser:flag("--prune", "Remove the entries cceauto wrote for clusters that no longer exist in a project this run "
+  .. "listed (the context, and its cluster and user unless another context uses them); never entries without "
+  .. "cceauto's extension, of clusters that exist but were not selected, or of a project whose listing failed.")
 cli.add_output(parser, { "table", "json" })
 cli.add(parser, "quiet")
 local args = cli.parse(parser)
@@ -60,7 +64,7 @@ if args.duration ~= -1 and args.duration <= args.renew_within then
     args.duration, args.renew_within)
 end
 
-local kc, path, selected, clusters, failures = rotate.prepare(args)
+local kc, path, selected, clusters, failures, listed = rotate.prepare(args)
 cli.log("%d of %d clusters selected", #selected, #clusters)
 
 os.exit(rotate.main(kc, path, selected, clusters, {
@@ -68,4 +72,5 @@ os.exit(rotate.main(kc, path, selected, clusters, {
   renew_within = args.renew_within, force = args.force, dry_run = args.dry_run,
   concurrency = args.concurrency, deadline = args.deadline, progress = not cli.quiet(),
   output = args.output, template = args.name, failures = failures, verify = args.verify,
+  prune = args.prune, listed = listed,
 }))

@@ -204,13 +204,14 @@ function M.gather(targets, opts)
   local clients = {}
   for i, t in ipairs(targets) do clients[i] = t.client end
   local res = cce.list(clients, { concurrency = opts and opts.concurrency or nil })
-  local all, failures, seen, config = {}, {}, {}, {}
+  local all, failures, seen, config, listed = {}, {}, {}, {}, {}
   for i, t in ipairs(targets) do
     local r = res[i] or { error = { code = "NO_RESULT", message = "no answer for this project" } }
     local info = t.client:info() or {}
     local project_id = info.project_id
     local project = info.project_name or t.project or project_id
     if r.clusters then
+      if project_id then listed[project_id] = true end
       for _, cl in ipairs(r.clusters) do
         if not seen[cl.id] then
           seen[cl.id] = true
@@ -238,7 +239,7 @@ function M.gather(targets, opts)
   for _, f in ipairs(failures) do
     cli.warn("listing the clusters of %s failed: %s", cli.where(f), tostring(f.error))
   end
-  return all, failures
+  return all, failures, listed
 end
 
 -- Looks up clusters by name or id. Returns the found clusters (in the order asked, each

@@ -30,8 +30,8 @@ function M.prepare(args)
   local path = cli.kubeconfig_path(args.kubeconfig)
   local kc, err = cce.kubeconfig.load(path)
   if not kc then cli.die(err, cli.EXIT_USAGE) end
-  local clusters, failures = fleet.gather(cli.clients(args), { concurrency = args.concurrency })
-  return kc, path, fleet.select(clusters, args), clusters, failures
+  local clusters, failures, listed = fleet.gather(cli.clients(args), { concurrency = args.concurrency })
+  return kc, path, fleet.select(clusters, args), clusters, failures, listed
 end
 
 -- The names of the new entries of a run (entries.assign_names over the whole listing
@@ -52,7 +52,7 @@ function M.names(selected, all, template)
 end
 
 -- Actions, in the order the summary lists them.
-M.ACTIONS = { "added", "renewed", "kept", "failed", "would-add", "would-renew" }
+M.ACTIONS = { "added", "renewed", "kept", "pruned", "failed", "would-add", "would-renew", "would-prune" }
 
 -- The state of one cluster's entry in kc. Returns a plan row:
 --   { cluster, names, context (the existing context entry or nil), existing (bool),
@@ -232,10 +232,40 @@ end
 
 -- Saves kc once when some entry was added or renewed. On failure nothing was written:
 -- those rows become failed with the save's error. Returns true, or nil and the error.
+-- The entries of deleted clusters (--prune): every context with cceauto's extension whose
+-- project this run listed successfully (`listed`: project id -> true) and whose cluster id
+-- is not in that listing (`all`). Clusters that exist but were not selected are in the
+-- listing, so they are never pruned; entries without the extension, or of a project whose
+-- listing failed or that this run did not list, are never touched. Each context goes with
+-- its cluster and user unless another context still refers to them. With dry_run nothing
+-- is removed. Returns result rows (action "pruned" or "would-prune").
+function M.prune(kc, all, listed, dry_run)
+  local exists = {}
+  for _, cl in ipairs(all or {}) do exists[cl.id] = true end
+  local rows = {}
+  for _, ctx in ipairs(kc:contexts()) do
+    local ext = entries.extension(ctx)
+    local id, project = ext and ext.cluster_id, ext and ext.project_id
+    if type(id) == "string" and type(project) == "string" and listed and listed[project] and not exists[id] then
+      rows[#rows + 1] = {
+        cluster = type(ext.cluster_name) == "string" and ext.cluster_name or ctx.name, id = id,
+        action = dry_run and "would-prune" or "pruned", context = ctx.name,
+        project = type(ext.project_name) == "string" and ext.project_name or project,
+        region = type(ext.region) == "string" and ext.region or nil,
+        reason = "the cluster no longer exists",
+      }
+    end
+  end
+  if not dry_run then
+    for _, r in ipairs(rows) do assert(kc:remove_context(r.context)) end
+  end
+  return rows
+end
+
 function M.save(kc, path, results)
   local changed = false
   for _, r in ipairs(results) do
-    if r.action == "added" or r.action == "renewed" then changed = true break end
+    if r.action == "added" or r.action == "renewed" or r.action == "pruned" then changed = true break end
   end
   if not changed then return true end
   local ok, err
@@ -257,9 +287,10 @@ function M.save(kc, path, results)
 end
 
 -- Counts per action; the would-* ones only when `dry_run`.
-function M.summary(results, dry_run)
+function M.summary(results, dry_run, prune)
   local s = { added = 0, renewed = 0, kept = 0, failed = 0 }
   if dry_run then s["would-add"], s["would-renew"] = 0, 0 end
+  if prune then s[dry_run and "would-prune" or "pruned"] = 0 end
   for _, r in ipairs(results) do s[r.action] = (s[r.action] or 0) + 1 end
   return s
 end
@@ -286,7 +317,7 @@ end
 
 -- The report: "table" (with an ERROR column when something failed) or "json" (with
 -- `failures`, the projects whose listing failed, as `projects_failed`).
-function M.render(results, format, path, dry_run, failures)
+function M.render(results, format, path, dry_run, failures, prune)
   if format == "json" then
     local list = output.array()
     for i, r in ipairs(results) do
@@ -300,7 +331,7 @@ function M.render(results, format, path, dry_run, failures)
       }
     end
     return output.json({ kubeconfig = path, dry_run = dry_run and true or false, results = list,
-                         summary = M.summary(results, dry_run), projects_failed = M.failures_json(failures) },
+                         summary = M.summary(results, dry_run, prune), projects_failed = M.failures_json(failures) },
                        { pretty = true })
   end
   local columns = { table.unpack(COLUMNS) }
@@ -311,8 +342,8 @@ function M.render(results, format, path, dry_run, failures)
 end
 
 -- One line for stderr: "160 added, 0 renewed, 40 kept, 0 failed".
-function M.summary_line(results, dry_run)
-  local s = M.summary(results, dry_run)
+function M.summary_line(results, dry_run, prune)
+  local s = M.summary(results, dry_run, prune)
   local parts = {}
   for _, a in ipairs(M.ACTIONS) do
     if s[a] then parts[#parts + 1] = ("%d %s"):format(s[a], a) end
@@ -329,6 +360,9 @@ end
 function M.main(kc, path, selected, all, opts)
   opts.names = opts.names or M.names(selected, all, opts.template)
   local results, stats = M.run(kc, selected, all, opts)
+  if opts.prune and not stats.interrupted then
+    for _, r in ipairs(M.prune(kc, all, opts.listed, opts.dry_run)) do results[#results + 1] = r end
+  end
   if not opts.dry_run then
     local current = M.set_current(kc, results, path)
     local ok, err = M.save(kc, path, results)
@@ -350,9 +384,9 @@ function M.main(kc, path, selected, all, opts)
       end
     end
   end
-  io.write(M.render(results, opts.output, path, opts.dry_run, opts.failures))
+  io.write(M.render(results, opts.output, path, opts.dry_run, opts.failures, opts.prune))
   io.stdout:flush()
-  cli.log("%s%s", M.summary_line(results, opts.dry_run), opts.dry_run and " (dry run: nothing written)" or "")
+  cli.log("%s%s", M.summary_line(results, opts.dry_run, opts.prune), opts.dry_run and " (dry run: nothing written)" or "")
   if stats.interrupted then
     cli.warn("interrupted: %d clusters not done (reported as failed); what was done is %s", stopped,
       opts.dry_run and "reported" or "saved")
