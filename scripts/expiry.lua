@@ -15,7 +15,9 @@ local EXIT_WARN = 3
 local parser = cli.parser("expiry.lua", "Show when the client certificates in a kubeconfig expire.",
   [[
 Status per user: valid, expiring (within --warn-within days), expired, unreadable (the
-certificate cannot be read) or no-certificate (a token, exec or auth-provider user).
+certificate cannot be read), exec (kubectl runs a plugin for the credentials; for cceauto's
+credential.lua the certificate it has cached is shown) or no-certificate (a token or
+auth-provider user).
 JSON output: an array of {"user", "contexts", "status", "not_after", "days_left", "subject",
 "issuer", "reason"}; what does not apply is null.]],
   { api = false, exit = [[
@@ -41,11 +43,36 @@ for _, ctx in ipairs(kc:contexts()) do
   end
 end
 
+-- The cluster id of an exec user that runs cceauto's credential.lua, or nil.
+local function plugin_cluster(exec)
+  local argv = type(exec.args) == "table" and exec.args or {}
+  if argv[1] ~= "credential.lua" then return nil end
+  for i = 2, #argv - 1 do
+    if argv[i] == "--cluster-id" then return argv[i + 1] end
+  end
+  return nil
+end
+
 local rows, warn = {}, false
 for _, u in ipairs(kc:users()) do
   local row = { user = u.name, contexts = contexts_of[u.name] or {} }
-  local cert, cert_err = kc:cert(u.name)
-  if cert then
+  local cert, cert_err
+  if type(u.exec) ~= "table" then cert, cert_err = kc:cert(u.name) end
+  if type(u.exec) == "table" then
+    -- An exec plugin fetches its credentials itself: nothing here to expire. For cceauto's
+    -- plugin, the certificate it has cached (if any) is shown.
+    row.status = "exec"
+    local id = plugin_cluster(u.exec)
+    local cached = id and require("cceauto.credcache").read(id)
+    if cached then
+      row.not_after = cached.not_after
+      row.days_left = math.floor((cached.not_after - os.time()) / 86400 * 10 + 0.5) / 10
+      row.reason = "cceauto credential.lua; its cached certificate"
+    else
+      row.reason = id and "cceauto credential.lua; no certificate cached yet"
+        or ("exec plugin %s"):format(tostring(u.exec.command))
+    end
+  elseif cert then
     row.not_after = cert.not_after
     row.days_left = math.floor(cert.days_left * 10 + 0.5) / 10
     row.subject, row.issuer = cert.subject, cert.issuer

@@ -52,6 +52,11 @@ fleet.add_options(parser, { phase = "Available" })
 cli.add(parser, "endpoint", "prefix", "name", "concurrency", "retries", "deadline", "verify")
 parser:flag("-f --force", "Renew every selected cluster's certificate.")
 parser:flag("-n --dry-run", "Show what would be done: no certificate is requested, nothing is written.")
+parser:option("--auth", "How new entries authenticate: cert (a client certificate and key embedded in the "
+  .. "kubeconfig, renewed by later runs) or exec (kubectl runs `cceauto credential.lua`, which hands out "
+  .. "short-lived certificates from its cache; the entry holds no key and never needs renewing). An existing "
+  .. "entry keeps its mode unless --force.", "cert")
+  :argname("MODE"):convert(cli.one_of{ "cert", "exec" })
 parser:flag("--prune", "Remove the entries cceauto wrote for clusters that no longer exist in a project this run "
   .. "listed (the context, and its cluster and user unless another context uses them); never entries without "
   .. "cceauto's extension, of clusters that exist but were not selected, or of a project whose listing failed.")
@@ -69,7 +74,7 @@ cli.log("%d of %d clusters selected", #selected, #clusters)
 
 os.exit(rotate.main(kc, path, selected, clusters, {
   prefix = args.prefix, endpoint = args.endpoint, duration = args.duration,
-  renew_within = args.renew_within, force = args.force, dry_run = args.dry_run,
+  renew_within = args.renew_within, force = args.force, dry_run = args.dry_run, auth = args.auth,
   concurrency = args.concurrency, deadline = args.deadline, progress = not cli.quiet(),
   output = args.output, template = args.name, failures = failures, verify = args.verify,
   prune = args.prune, listed = listed,

@@ -320,6 +320,60 @@ function M.build(fetched, cluster, opts)
   return one, notice
 end
 
+-- The validity of the certificates behind exec entries: the API's shortest (credential.lua's default).
+M.EXEC_DAYS = 1
+
+-- Whether a user entry runs an exec plugin instead of holding a certificate.
+function M.is_exec(user)
+  return type(user) == "table" and type(user.exec) == "table"
+end
+
+-- The exec user of cluster `cl` (cluster table of the listing, with project_id, region and
+-- cloud from fleet.gather): kubectl runs `cceauto credential.lua` for it (README, "Day to
+-- day"). `command` is the running cceauto's absolute path (cce.executable()).
+function M.exec_user(cl, command)
+  local args = { "credential.lua", "--cluster-id", cl.id }
+  local info = cl.client and cl.client:info() or {}
+  local project = cl.project_id or info.project_id
+  if project then
+    args[#args + 1] = "--project-id"
+    args[#args + 1] = project
+  end
+  local where = cl.region or info.region
+  if where then
+    args[#args + 1] = "--region"
+    args[#args + 1] = where
+  end
+  if cl.cloud then
+    args[#args + 1] = "--cloud"
+    args[#args + 1] = cl.cloud
+  end
+  return { exec = { apiVersion = "client.authentication.k8s.io/v1", command = command, args = args,
+                    interactiveMode = "IfAvailable", provideClusterInfo = false } }
+end
+
+-- Turns an entry built by entries.build into an exec entry: the certificate goes to the
+-- exec plugin's cache (so kubectl's first call is warm), the user runs the plugin, the
+-- extension says auth = "exec". The kubeconfig keeps no key. Returns true, or nil and an
+-- error table.
+function M.to_exec(entry, cl)
+  local credcache = require "cceauto.credcache"
+  local stored, serr = credcache.store(cl.id, entry)
+  if not stored then return nil, { code = "IO", message = "the exec plugin's cache: " .. tostring(serr) } end
+  local user = entry:users()[1]
+  local ok, err = entry:set_user(user.name, M.exec_user(cl, require("cce").executable()))
+  if not ok then return nil, err end
+  local ctx = entry:contexts()[1]
+  for _, e in ipairs(ctx.extensions or {}) do
+    if type(e) == "table" and e.name == M.EXTENSION and type(e.extension) == "table" then
+      e.extension.auth, e.extension.duration = "exec", M.EXEC_DAYS
+    end
+  end
+  local name = ctx.name
+  ctx.name = nil
+  return entry:set_context(name, ctx)
+end
+
 -- The certificate of an entry built by entries.build (its only user).
 function M.cert(entry)
   local users = entry:users()

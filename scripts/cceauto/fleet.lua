@@ -215,7 +215,7 @@ function M.gather(targets, opts)
       for _, cl in ipairs(r.clusters) do
         if not seen[cl.id] then
           seen[cl.id] = true
-          cl.project, cl.project_id, cl.region = project, project_id, info.region or t.region
+          cl.project, cl.project_id, cl.region, cl.cloud = project, project_id, info.region or t.region, t.cloud
           all[#all + 1] = cl
         end
       end

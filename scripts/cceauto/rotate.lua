@@ -76,6 +76,7 @@ local function plan_one(kc, cl, index, listed, base, opts)
       row.names = { context = ctx.name, cluster = ctx.cluster, user = ctx.user }
       row.context = ctx
       row.state = "missing"
+      row.mode = opts.auth or "cert"
       return row
     end
     if ext and not opts.template and type(ext.cluster_id) == "string" and not listed[ext.cluster_id]
@@ -89,6 +90,7 @@ local function plan_one(kc, cl, index, listed, base, opts)
       end
     end
     row.names = names
+    row.mode = opts.auth or "cert"
     local taken = {}
     if ctx then taken[#taken + 1] = "context" end
     if kc:cluster(names.cluster) then taken[#taken + 1] = "cluster" end
@@ -109,6 +111,22 @@ local function plan_one(kc, cl, index, listed, base, opts)
   row.existing = true
   row.names = { context = mine.context, cluster = mine.cluster, user = mine.user }
   row.context = kc:context(mine.context)
+  -- An entry keeps its mode (a certificate, or the exec plugin) unless --force moves it to --auth's.
+  local user = type(mine.user) == "string" and kc:user(mine.user)
+  local now = entries.is_exec(user) and "exec" or "cert"
+  local want = opts.auth or "cert"
+  row.mode = opts.force and want or now
+  if now ~= want and not opts.force then
+    row.notice = ("its entry uses %s; --force converts it to %s"):format(
+      now == "exec" and "the exec plugin" or "an embedded certificate", want == "exec" and "the exec plugin" or
+      "an embedded certificate")
+  end
+  if now == "exec" and user then
+    -- Nothing to renew: the plugin fetches short-lived certificates itself.
+    row.state = (opts.force and "forced") or (not kc:cluster(mine.cluster) and "incomplete") or "fresh"
+    row.exec = true
+    return row
+  end
   local cert, err = kc:cert(mine.user)
   if cert then row.expires_before = cert.not_after end
   if type(mine.cluster) ~= "string" or type(mine.user) ~= "string" or not kc:cluster(mine.cluster)
@@ -159,7 +177,7 @@ function M.run(kc, selected, all, opts)
   local results, pending, pending_rows = {}, {}, {}
   for i, row in ipairs(rows) do
     if row.state == "fresh" then
-      results[i] = result(row, "kept", { expires_after = row.expires_before })
+      results[i] = result(row, "kept", { expires_after = row.expires_before, auth = row.exec and "exec" or nil })
     elseif row.state == "conflict" then
       results[i] = result(row, "failed", { error = row.error, expires_after = row.expires_before })
     else
@@ -177,7 +195,12 @@ function M.run(kc, selected, all, opts)
   if #pending == 0 then return results, { interrupted = false } end
 
   local by_id = {}
-  for _, i in ipairs(pending_rows) do by_id[rows[i].cluster.id] = rows[i] end
+  for _, i in ipairs(pending_rows) do
+    by_id[rows[i].cluster.id] = rows[i]
+    -- An exec entry's certificate only seeds the plugin's cache: the shortest there is, as
+    -- the plugin itself fetches (cce.fetch reads an item's own `duration`).
+    if rows[i].mode == "exec" then rows[i].cluster.duration = entries.EXEC_DAYS end
+  end
   local got, stats = entries.fetch(pending, {
     duration = opts.duration, endpoint = opts.endpoint, concurrency = opts.concurrency,
     progress = opts.progress, deadline = opts.deadline, verify = opts.verify,
@@ -187,14 +210,26 @@ function M.run(kc, selected, all, opts)
   for n, g in ipairs(got) do
     local i = pending_rows[n]
     local row = rows[i]
+    row.cluster.duration = nil
+    local cerr
+    if g.entry and row.mode == "exec" then
+      local ok
+      ok, cerr = entries.to_exec(g.entry, row.cluster)
+      if not ok then
+        g.entry:close()
+        g.entry = nil
+      end
+    end
     if g.entry then
-      local cert = entries.cert(g.entry)
+      local cert = row.mode ~= "exec" and entries.cert(g.entry) or nil
       kc:merge(g.entry, { replace = true })
       g.entry:close()
       local notice = g.notice or row.notice
       if g.notice and row.notice then notice = row.notice .. "; " .. g.notice end
       results[i] = result(row, row.existing and "renewed" or "added",
-        { expires_after = cert and cert.not_after or nil, notice = notice })
+        { expires_after = cert and cert.not_after or nil, notice = notice, auth = row.mode })
+    elseif cerr then
+      results[i] = result(row, "failed", { error = cerr, expires_after = row.expires_before })
     else
       results[i] = result(row, "failed", { error = g.error, expires_after = row.expires_before })
     end
@@ -324,7 +359,7 @@ function M.render(results, format, path, dry_run, failures, prune)
       list[i] = {
         cluster = r.cluster, id = r.id, action = r.action, context = r.context,
         project = output.nullable(r.project), region = output.nullable(r.region),
-        reason = output.nullable(r.reason),
+        reason = output.nullable(r.reason), auth = output.nullable(r.auth),
         expires_before = output.nullable(output.iso(r.expires_before)),
         expires_after = output.nullable(output.iso(r.expires_after)),
         error = entries.error_json(r.error),
@@ -335,6 +370,9 @@ function M.render(results, format, path, dry_run, failures, prune)
                        { pretty = true })
   end
   local columns = { table.unpack(COLUMNS) }
+  for _, r in ipairs(results) do
+    if r.auth == "exec" then columns[#columns + 1] = { "auth", "AUTH" } break end
+  end
   for _, r in ipairs(results) do
     if r.error then columns[#columns + 1] = ERROR_COLUMN break end
   end
