@@ -1,0 +1,149 @@
+-- export.lua: Argo CD and Flux Secrets and kubeconfig files, checked field by field and used.
+-- luacheck: globals TestExport
+local lu = require "luaunit"
+local cjson = require "cjson"
+local cce = require "cce"
+local sl = require "scriptlib"
+
+local env = sl.start{ "--projects", "2", "--clusters", "6" }
+local I = env.sim.info
+env.vars.OS_AUTH_TOKEN = false
+env.vars.OS_PROJECT_ID = false
+env.vars.OS_AUTH_URL = I.auth_url
+env.vars.OS_USERNAME = I.user
+env.vars.OS_PASSWORD = I.password
+env.vars.OS_USER_DOMAIN_NAME = I.domain
+env.vars.XDG_CACHE_HOME = env.dir .. "/cache"
+
+-- The YAML documents of a text, as JSON values (PyYAML reads them as any YAML reader would).
+local function yaml_docs(text)
+  local path = env:path("docs.yaml")
+  sl.write(path, text)
+  local code, out = sl.sh(("/usr/bin/python3 -c %s %s"):format(sl.quote(
+    "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))"), sl.quote(path)))
+  assert(code == 0, out)
+  return cjson.decode(out)
+end
+
+local function mode(path)
+  local p = io.popen("stat -c %a " .. sl.quote(path))
+  local m = p:read("l")
+  p:close()
+  return m
+end
+
+local function ls(dir)
+  local p = io.popen("ls " .. sl.quote(dir))
+  local t = {}
+  for l in p:lines() do t[#t + 1] = l end
+  p:close()
+  return t
+end
+
+-- kubectl reaches the simulator's API server with this kubeconfig text.
+local function works(text)
+  local path = env:path("kc.yaml")
+  sl.write(path, text)
+  local code, out = env:kubectl(path, { "get", "--raw", "/version" })
+  lu.assertEquals(code, 0, out)
+  lu.assertStrContains(out, '"gitVersion": "v1.28.3"')
+end
+
+local AVAILABLE = 6 * 2 -- the 6 clusters of each of the 2 projects are all Available
+
+TestExport = {}
+
+function TestExport:test_argocd_files()
+  local dir = env:path("argocd")
+  local code, _, err = env:run("export.lua", { "--format", "argocd", "--out", dir, "--all-projects" })
+  lu.assertEquals(code, 0, err)
+  local files = ls(dir)
+  lu.assertEquals(#files, AVAILABLE)
+  lu.assertEquals(mode(dir .. "/" .. files[1]), "600")
+  for _, f in ipairs(files) do
+    lu.assertStrContains(f, ".eu-de") -- names clash across projects: <cluster>.<project>
+    local docs = yaml_docs(sl.read(dir .. "/" .. f))
+    lu.assertEquals(#docs, 1)
+    local s = docs[1]
+    lu.assertEquals(s.apiVersion, "v1")
+    lu.assertEquals(s.kind, "Secret")
+    lu.assertEquals(s.type, "Opaque")
+    lu.assertEquals(s.metadata.namespace, "argocd")
+    lu.assertEquals(s.metadata.labels, { ["argocd.argoproj.io/secret-type"] = "cluster" })
+    lu.assertStrMatches(s.metadata.name, "[a-z0-9][-a-z0-9.]*[a-z0-9]")
+    lu.assertEquals(s.stringData.name .. ".yaml", f)
+    lu.assertStrMatches(s.stringData.server, "https://127%.0%.0%.[12]:%d+")
+    local config = cjson.decode(s.stringData.config)
+    local tls = config.tlsClientConfig
+    local keys = {}
+    for k in pairs(tls) do keys[#keys + 1] = k end
+    table.sort(keys)
+    lu.assertEquals(keys, { "caData", "certData", "keyData" })
+    lu.assertNil(config.bearerToken)
+    -- The credentials reach the API server: a kubeconfig made of exactly these fields.
+    works(([[
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "%s", certificate-authority-data: %s}}]
+users: [{name: u, user: {client-certificate-data: %s, client-key-data: %s}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+]]):format(s.stringData.server, tls.caData, tls.certData, tls.keyData))
+  end
+end
+
+function TestExport:test_flux_stream()
+  local code, out, err = env:run("export.lua", { "--format", "flux", "--out", "-", "--all-projects",
+                                                 "--namespace", "gitops" })
+  lu.assertEquals(code, 0, err)
+  local docs = yaml_docs(out)
+  lu.assertEquals(#docs, AVAILABLE)
+  local names = {}
+  for _, s in ipairs(docs) do
+    lu.assertEquals(s.kind, "Secret")
+    lu.assertEquals(s.metadata.namespace, "gitops")
+    lu.assertNil(names[s.metadata.name], "one Secret per cluster")
+    names[s.metadata.name] = true
+    local keys = {}
+    for k in pairs(s.stringData) do keys[#keys + 1] = k end
+    lu.assertEquals(keys, { "value" })
+    local kc = assert(cce.kubeconfig.parse(s.stringData.value))
+    lu.assertEquals(#kc:contexts(), 1)
+    lu.assertEquals(kc:current_context(), kc:contexts()[1].name)
+    lu.assertNotNil(kc:cert(kc:contexts()[1].user))
+    works(s.stringData.value)
+  end
+end
+
+function TestExport:test_kubeconfig_files_with_name_template()
+  local dir = env:path("kc")
+  local code, _, err = env:run("export.lua", { "--format", "kubeconfig", "--out", dir, "--all-projects",
+                                               "--name", "{project}-{cluster}", "--match", "prod-*" })
+  lu.assertEquals(code, 0, err)
+  local files = ls(dir)
+  lu.assertEquals(files, { "eu-de-prod-000.yaml", "eu-de-prod-003.yaml", "eu-de_p1-prod-000.yaml",
+                           "eu-de_p1-prod-003.yaml" })
+  for _, f in ipairs(files) do
+    lu.assertEquals(mode(dir .. "/" .. f), "600")
+    local text = sl.read(dir .. "/" .. f)
+    local kc = assert(cce.kubeconfig.parse(text))
+    lu.assertEquals(kc:current_context() .. ".yaml", f)
+    works(text)
+  end
+end
+
+function TestExport:test_usage_errors()
+  local code, _, err = env:run("export.lua", { "--out", "-" })
+  lu.assertEquals(code, 2)
+  lu.assertStrContains(err, "--format")
+  code, _, err = env:run("export.lua", { "--format", "helm", "--out", "-" })
+  lu.assertEquals(code, 2)
+  lu.assertStrContains(err, "'helm' is not one of: argocd, flux, kubeconfig")
+  code, _, err = env:run("export.lua", { "--format", "argocd", "--out", "-", "--namespace", "Bad_NS" })
+  lu.assertEquals(code, 2)
+  lu.assertStrContains(err, "not a valid namespace")
+end
+
+local rc = lu.LuaUnit.run()
+env:stop()
+os.exit(rc)
