@@ -205,6 +205,19 @@ static fetch_state *batch_setup(lua_State *L, const char *who, cce_batch_opts *o
     return fs;
 }
 
+/*
+ * Runs the batch of fs's items; raises the progress function's error when it
+ * raised one (it is on top; closing the state at index 4 releases everything),
+ * else pushes the results table for the caller to fill.
+ */
+static void run_batch(lua_State *L, fetch_state *fs, cce_batch_opts *o, fetch_ctx *ctx, cce_batch_stats *st)
+{
+    cce_clustercert_batch(fs->items, fs->n, o, st);
+    if (ctx->failed_call)
+        lua_error(L);
+    lua_createtable(L, (int)fs->n, 0);
+}
+
 static void push_stats(lua_State *L, const cce_batch_stats *st)
 {
     lua_createtable(L, 0, 8);
@@ -240,10 +253,7 @@ static int l_list(lua_State *L)
         lua_pop(L, 1);
     }
     cce_batch_stats st;
-    cce_clustercert_batch(fs->items, n, &o, &st);
-    if (ctx.failed_call)
-        return lua_error(L);
-    lua_createtable(L, (int)n, 0);
+    run_batch(L, fs, &o, &ctx, &st);
     for (size_t i = 0; i < n; i++) {
         cce_batch_item *it = &fs->items[i];
         lua_createtable(L, 0, 3);
@@ -313,10 +323,7 @@ static int l_verify(lua_State *L)
         lua_settop(L, t - 1);
     }
     cce_batch_stats st;
-    cce_clustercert_batch(fs->items, n, &o, &st);
-    if (ctx.failed_call)
-        return lua_error(L);
-    lua_createtable(L, (int)n, 0);
+    run_batch(L, fs, &o, &ctx, &st);
     for (size_t i = 0; i < n; i++) {
         cce_batch_item *it = &fs->items[i];
         lua_createtable(L, 0, 3);
@@ -350,12 +357,7 @@ static int l_fetch(lua_State *L)
 
     cce_batch_item *items = fs->items;
     cce_batch_stats st;
-    cce_clustercert_batch(items, n, &o, &st);
-
-    if (ctx.failed_call) {
-        return lua_error(L); /* the progress function's error, on top; closing index 4 releases everything */
-    }
-    lua_createtable(L, (int)n, 0);
+    run_batch(L, fs, &o, &ctx, &st);
     for (size_t i = 0; i < n; i++) {
         lua_createtable(L, 0, 3);
         lua_rawgeti(L, 1, (lua_Integer)i + 1);

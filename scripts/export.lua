@@ -66,16 +66,7 @@ local clusters, failures = fleet.gather(cli.clients(args), { concurrency = args.
 local chosen = fleet.select(clusters, args)
 if #chosen == 0 then cli.die("no cluster matches", cli.EXIT_FAILED) end
 cli.log("exporting %d cluster%s", #chosen, #chosen == 1 and "" or "s")
-local names = rotate.names(chosen, clusters, args.name)
-
-local got, stats = entries.fetch(chosen, {
-  duration = args.duration, endpoint = args.endpoint,
-  names = function(cl)
-    local n = args.prefix .. names[cl.id]
-    return { context = n, cluster = n, user = n }
-  end,
-  concurrency = args.concurrency, deadline = args.deadline, progress = not cli.quiet(), verify = args.verify,
-})
+local names, got, stats = rotate.fetch_named(chosen, clusters, args)
 
 -- YAML ----------------------------------------------------------------------------------
 

@@ -90,17 +90,7 @@ end
 if #chosen == 0 then cli.die("no cluster matches", cli.EXIT_FAILED) end
 cli.log("fetching %d cluster%s", #chosen, #chosen == 1 and "" or "s")
 
--- The names: over the whole listing, as rotate_all.lua gives them (rotate.names).
-local names = rotate.names(chosen, clusters, args.name)
-
-local got, stats = entries.fetch(chosen, {
-  duration = args.duration, endpoint = args.endpoint,
-  names = function(cl)
-    local n = args.prefix .. names[cl.id]
-    return { context = n, cluster = n, user = n }
-  end,
-  concurrency = args.concurrency, deadline = args.deadline, progress = not cli.quiet(), verify = args.verify,
-})
+local names, got, stats = rotate.fetch_named(chosen, clusters, args)
 
 local failed, ok_entries = 0, {}
 for _, g in ipairs(got) do

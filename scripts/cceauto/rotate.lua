@@ -51,6 +51,23 @@ function M.names(selected, all, template)
   return names
 end
 
+-- What fetch.lua and export.lua do with the clusters they chose: name them over the whole
+-- listing as rotate_all.lua does (rotate.names, args.name), then fetch their entries in one
+-- batch (entries.fetch with args' duration, endpoint, prefix, concurrency, deadline,
+-- verify). Returns names by cluster id (without the prefix), the results and the stats.
+function M.fetch_named(chosen, all, args)
+  local names = M.names(chosen, all, args.name)
+  local got, stats = entries.fetch(chosen, {
+    duration = args.duration, endpoint = args.endpoint,
+    names = function(cl)
+      local n = (args.prefix or "") .. names[cl.id]
+      return { context = n, cluster = n, user = n }
+    end,
+    concurrency = args.concurrency, deadline = args.deadline, progress = not cli.quiet(), verify = args.verify,
+  })
+  return names, got, stats
+end
+
 -- Actions, in the order the summary lists them.
 M.ACTIONS = { "added", "renewed", "kept", "pruned", "failed", "would-add", "would-renew", "would-prune" }
 

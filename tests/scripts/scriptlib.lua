@@ -120,6 +120,27 @@ function Env:cloud_entry(auth)
   return { auth = a, region_name = i.region, cacert = i.ca_file, cce_endpoint_override = i.endpoint }
 end
 
+-- The permission bits of a file as `stat` prints them ("600").
+function M.mode(path)
+  local p = io.popen("stat -c %a " .. M.quote(path))
+  local m = p:read("l")
+  p:close()
+  return m
+end
+
+-- Runs the scripts as a user with an IAM password (the simulator's) and no token or project
+-- preset, a token cache of their own: the way to reach several projects.
+function Env:use_password()
+  local I = self.sim.info
+  self.vars.OS_AUTH_TOKEN = false
+  self.vars.OS_PROJECT_ID = false
+  self.vars.OS_AUTH_URL = I.auth_url
+  self.vars.OS_USERNAME = I.user
+  self.vars.OS_PASSWORD = I.password
+  self.vars.OS_USER_DOMAIN_NAME = I.domain
+  self.vars.XDG_CACHE_HOME = self.dir .. "/cache"
+end
+
 -- A fresh path in the private directory.
 function Env:path(name)
   self.n = self.n + 1

@@ -26,13 +26,6 @@ local function certs(id)
   return n
 end
 
-local function mode(path)
-  local p = io.popen("stat -c %a " .. sl.quote(path))
-  local m = p:read("l")
-  p:close()
-  return m
-end
-
 -- A kubeconfig whose user runs the plugin for cluster `id`, its cluster entry from an answer.
 local function exec_kubeconfig(id, plugin_id)
   local one = assert(assert(client:clustercert(id, { duration = 1 })):select("internal"))
@@ -69,8 +62,8 @@ function TestCredential:test_exec_credential_and_cache()
   f:close()
   lu.assertEquals(entry.not_after - entry.not_before, 86400)
   lu.assertEquals(doc.status.expirationTimestamp, os.date("!%Y-%m-%dT%H:%M:%SZ", entry.not_after - 3600))
-  lu.assertEquals(mode(CACHE), "700")
-  lu.assertEquals(mode(CACHE .. "/cert-" .. ID .. ".json"), "600")
+  lu.assertEquals(sl.mode(CACHE), "700")
+  lu.assertEquals(sl.mode(CACHE .. "/cert-" .. ID .. ".json"), "600")
   lu.assertEquals(certs(), 1)
   -- Warm: the same certificate, no request.
   local code2, out2 = env:run("credential.lua", { "--cluster-id", ID })

@@ -6,14 +6,7 @@ local cce = require "cce"
 local sl = require "scriptlib"
 
 local env = sl.start{ "--projects", "2", "--clusters", "6" }
-local I = env.sim.info
-env.vars.OS_AUTH_TOKEN = false
-env.vars.OS_PROJECT_ID = false
-env.vars.OS_AUTH_URL = I.auth_url
-env.vars.OS_USERNAME = I.user
-env.vars.OS_PASSWORD = I.password
-env.vars.OS_USER_DOMAIN_NAME = I.domain
-env.vars.XDG_CACHE_HOME = env.dir .. "/cache"
+env:use_password()
 
 -- The YAML documents of a text, as JSON values (PyYAML reads them as any YAML reader would).
 local function yaml_docs(text)
@@ -23,13 +16,6 @@ local function yaml_docs(text)
     "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))"), sl.quote(path)))
   assert(code == 0, out)
   return cjson.decode(out)
-end
-
-local function mode(path)
-  local p = io.popen("stat -c %a " .. sl.quote(path))
-  local m = p:read("l")
-  p:close()
-  return m
 end
 
 local function ls(dir)
@@ -59,7 +45,7 @@ function TestExport:test_argocd_files()
   lu.assertEquals(code, 0, err)
   local files = ls(dir)
   lu.assertEquals(#files, AVAILABLE)
-  lu.assertEquals(mode(dir .. "/" .. files[1]), "600")
+  lu.assertEquals(sl.mode(dir .. "/" .. files[1]), "600")
   for _, f in ipairs(files) do
     lu.assertStrContains(f, ".eu-de") -- names clash across projects: <cluster>.<project>
     local docs = yaml_docs(sl.read(dir .. "/" .. f))
@@ -124,7 +110,7 @@ function TestExport:test_kubeconfig_files_with_name_template()
   lu.assertEquals(files, { "eu-de-prod-000.yaml", "eu-de-prod-003.yaml", "eu-de_p1-prod-000.yaml",
                            "eu-de_p1-prod-003.yaml" })
   for _, f in ipairs(files) do
-    lu.assertEquals(mode(dir .. "/" .. f), "600")
+    lu.assertEquals(sl.mode(dir .. "/" .. f), "600")
     local text = sl.read(dir .. "/" .. f)
     local kc = assert(cce.kubeconfig.parse(text))
     lu.assertEquals(kc:current_context() .. ".yaml", f)

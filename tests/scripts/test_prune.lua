@@ -7,13 +7,7 @@ local sl = require "scriptlib"
 local env = sl.start{ "--projects", "2", "--clusters", "12" }
 local I = env.sim.info
 -- Password logins for both projects of the region (--all-projects), as a user would.
-env.vars.OS_AUTH_TOKEN = false
-env.vars.OS_PROJECT_ID = false
-env.vars.OS_AUTH_URL = I.auth_url
-env.vars.OS_USERNAME = I.user
-env.vars.OS_PASSWORD = I.password
-env.vars.OS_USER_DOMAIN_NAME = I.domain
-env.vars.XDG_CACHE_HOME = env.dir .. "/cache"
+env:use_password()
 
 local function listing(project)
   local code, out = sl.sh(("curl -sS --fail --cacert %s -H 'X-Auth-Token: %s' %s"):format(sl.quote(I.ca_file),

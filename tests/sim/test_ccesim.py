@@ -691,18 +691,23 @@ class StatsTest(SimTestCase):
         self.assertEqual((entry["status"], entry["fault"]), (None, "reset"))
 
 
+def api_get(sim, host, path, cert_files=None):
+    """(status, decoded JSON) of GET path on the API server stand-in, with a client certificate."""
+    context = ssl.create_default_context(cafile=sim.info["ca_file"])
+    if cert_files:
+        context.load_cert_chain(*cert_files)
+    conn = http.client.HTTPSConnection(host, sim.api_port, context=context, timeout=10)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
+
+
 class APIServerTest(SimTestCase):
     def api_request(self, host, path, cert_files=None):
-        context = ssl.create_default_context(cafile=self.sim.info["ca_file"])
-        if cert_files:
-            context.load_cert_chain(*cert_files)
-        conn = http.client.HTTPSConnection(host, self.sim.api_port, context=context, timeout=10)
-        try:
-            conn.request("GET", path)
-            resp = conn.getresponse()
-            return resp.status, json.loads(resp.read())
-        finally:
-            conn.close()
+        return api_get(self.sim, host, path, cert_files)
 
     def test_requires_client_certificate(self):
         with self.assertRaises((ssl.SSLError, ConnectionError)):
@@ -753,15 +758,7 @@ class RejectDeleteTest(unittest.TestCase):
         return files
 
     def api(self, path, files):
-        context = ssl.create_default_context(cafile=self.sim.info["ca_file"])
-        context.load_cert_chain(*files)
-        conn = http.client.HTTPSConnection("127.0.0.1", self.sim.api_port, context=context, timeout=10)
-        try:
-            conn.request("GET", path)
-            resp = conn.getresponse()
-            return resp.status, json.loads(resp.read())
-        finally:
-            conn.close()
+        return api_get(self.sim, "127.0.0.1", path, files)
 
     def listing(self, project):
         return {c["metadata"]["uid"]: c["metadata"]["name"] for c in self.sim.get_json(
