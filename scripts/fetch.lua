@@ -146,8 +146,4 @@ else
   end
 end
 
-if stats.interrupted then cli.die("interrupted", cli.EXIT_INTERRUPTED) end
-if #failures > 0 then
-  cli.warn("%d project%s could not be listed (see above)", #failures, #failures == 1 and "" or "s")
-end
-os.exit((failed > 0 or #failures > 0) and cli.EXIT_FAILED or cli.EXIT_OK)
+os.exit(cli.finish(failed, failures, stats))

@@ -393,6 +393,17 @@ function M.clients(args)
   return targets
 end
 
+-- The exit status of a fetching script (fetch.lua, export.lua): 130 after a signal (said on
+-- stderr), 1 when `failed` clusters or some `failures` (projects whose listing failed,
+-- fleet.gather) are there, else 0.
+function M.finish(failed, failures, stats)
+  if stats and stats.interrupted then M.die("interrupted", M.EXIT_INTERRUPTED) end
+  if failures and #failures > 0 then
+    M.warn("%d project%s could not be listed (see above)", #failures, #failures == 1 and "" or "s")
+  end
+  return (failed > 0 or (failures and #failures > 0)) and M.EXIT_FAILED or M.EXIT_OK
+end
+
 -- Single-quotes a string for /bin/sh.
 function M.shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
