@@ -364,9 +364,15 @@ function M.to_exec(entry, cl)
   local ok, err = entry:set_user(user.name, M.exec_user(cl, require("cce").executable()))
   if not ok then return nil, err end
   local ctx = entry:contexts()[1]
+  -- Which of the listing's endpoints the entry's server is, so that a later run (which
+  -- fetches nothing for an exec entry) can follow the listing when that endpoint moves.
+  local server = (entry:cluster(ctx.cluster) or {}).server
+  local eps = cl.endpoints or {}
+  local kind = (server and server == eps.external and "external") or (server and server == eps.internal and "internal")
+    or nil
   for _, e in ipairs(ctx.extensions or {}) do
     if type(e) == "table" and e.name == M.EXTENSION and type(e.extension) == "table" then
-      e.extension.auth, e.extension.duration = "exec", M.EXEC_DAYS
+      e.extension.auth, e.extension.duration, e.extension.endpoint = "exec", M.EXEC_DAYS, kind
     end
   end
   local name = ctx.name

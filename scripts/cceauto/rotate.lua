@@ -69,7 +69,8 @@ function M.fetch_named(chosen, all, args)
 end
 
 -- Actions, in the order the summary lists them.
-M.ACTIONS = { "added", "renewed", "kept", "pruned", "failed", "would-add", "would-renew", "would-prune" }
+M.ACTIONS = { "added", "renewed", "updated", "kept", "pruned", "failed", "would-add", "would-renew", "would-update",
+              "would-prune" }
 
 -- The state of one cluster's entry in kc. Returns a plan row:
 --   { cluster, names, context (the existing context entry or nil), existing (bool),
@@ -142,6 +143,15 @@ local function plan_one(kc, cl, index, listed, base, opts)
     -- Nothing to renew: the plugin fetches short-lived certificates itself.
     row.state = (opts.force and "forced") or (not kc:cluster(mine.cluster) and "incomplete") or "fresh"
     row.exec = true
+    -- Such an entry's only moving part is its server: the listing's URL of the endpoint it
+    -- was written with (recorded in the extension by entries.to_exec).
+    local ext = mine.extension or {}
+    local want_server = (ext.endpoint == "internal" or ext.endpoint == "external")
+      and (cl.endpoints or {})[ext.endpoint]
+    local have = row.state == "fresh" and kc:cluster(mine.cluster)
+    if have and type(want_server) == "string" and have.server ~= want_server then
+      row.new_server = want_server
+    end
     return row
   end
   local cert, err = kc:cert(mine.user)
@@ -193,7 +203,15 @@ function M.run(kc, selected, all, opts)
   local rows = M.plan(kc, selected, all, opts)
   local results, pending, pending_rows = {}, {}, {}
   for i, row in ipairs(rows) do
-    if row.state == "fresh" then
+    if row.state == "fresh" and row.new_server then
+      local fields = kc:cluster(row.names.cluster)
+      local old_server = fields.server
+      fields.name, fields.server = nil, row.new_server
+      if not opts.dry_run then assert(kc:set_cluster(row.names.cluster, fields)) end
+      local notice = ("server %s -> %s (from the cluster listing)"):format(tostring(old_server), row.new_server)
+      if row.notice then notice = row.notice .. "; " .. notice end
+      results[i] = result(row, opts.dry_run and "would-update" or "updated", { auth = "exec", notice = notice })
+    elseif row.state == "fresh" then
       results[i] = result(row, "kept", { expires_after = row.expires_before, auth = row.exec and "exec" or nil })
     elseif row.state == "conflict" then
       results[i] = result(row, "failed", { error = row.error, expires_after = row.expires_before })
@@ -317,7 +335,10 @@ end
 function M.save(kc, path, results)
   local changed = false
   for _, r in ipairs(results) do
-    if r.action == "added" or r.action == "renewed" or r.action == "pruned" then changed = true break end
+    if r.action == "added" or r.action == "renewed" or r.action == "updated" or r.action == "pruned" then
+      changed = true
+      break
+    end
   end
   if not changed then return true end
   local ok, err
@@ -331,7 +352,7 @@ function M.save(kc, path, results)
   if ok then ok, err = kc:save() end
   if ok then return true end
   for _, r in ipairs(results) do
-    if r.action == "added" or r.action == "renewed" then
+    if r.action == "added" or r.action == "renewed" or r.action == "updated" then
       r.action, r.error, r.expires_after = "failed", err, r.expires_before
     end
   end
