@@ -33,12 +33,13 @@ Entries are named PREFIX<cluster name> (context, cluster and user); clusters of 
 project that share a name get PREFIX<name>-<first 8 characters of the id>, clusters of
 different projects that share a name PREFIX<name>.<project name> (with a notice), and
 --name TEMPLATE names them all explicitly. Entries carry a context extension named
-"cceauto" (cluster_id, cluster_name, project_id, project_name, region, issued, duration),
+"cceauto" (cluster_id, cluster_name, project_id, project_name, region, issued, duration;
+auth and endpoint for exec entries),
 by which later runs recognise them, also after the context was renamed: an existing entry
 keeps its name.
 
-Actions: added, renewed, kept, pruned (--prune), failed; with --dry-run would-add, would-renew
-and would-prune.
+Actions: added, renewed, updated (an exec entry's server followed the listing), kept, pruned
+(--prune), failed; with --dry-run would-add, would-renew, would-update and would-prune.
 JSON output: {"kubeconfig": PATH, "results": [{"cluster", "id", "project", "region",
 "action", "context", "expires_before", "expires_after", "error", ...}], "summary": {"added",
 "renewed", "kept", "failed"}, "projects_failed": [{"project", "region", "cloud", "error"}]}.]],

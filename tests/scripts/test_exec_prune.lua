@@ -179,6 +179,7 @@ function TestExecPrune:test_prune_exec_entries()
   local kc = env:path("kubeconfig")
   local res, code, err = rotate(kc, { "--auth", "exec" })
   lu.assertEquals(code, 0, err)
+  lu.assertEquals(res.summary.added, #res.results)
   local gone = {}
   for _, c in ipairs(listing()) do
     if c.status.phase == "Available" and #gone < 2 then gone[#gone + 1] = c.metadata.uid end
