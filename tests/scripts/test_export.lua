@@ -190,8 +190,11 @@ function TestExport:test_flux_stream()
   lu.assertEquals(#docs, AVAILABLE)
   local names = {}
   for _, s in ipairs(docs) do
+    lu.assertEquals(s.apiVersion, "v1")
     lu.assertEquals(s.kind, "Secret")
+    lu.assertEquals(s.type, "Opaque")
     lu.assertEquals(s.metadata.namespace, "gitops")
+    lu.assertNil(s.metadata.labels)
     lu.assertNil(names[s.metadata.name], "one Secret per cluster")
     names[s.metadata.name] = true
     local keys = {}
@@ -201,6 +204,7 @@ function TestExport:test_flux_stream()
     lu.assertEquals(#kc:contexts(), 1)
     lu.assertEquals(kc:current_context(), kc:contexts()[1].name)
     lu.assertNotNil(kc:cert(kc:contexts()[1].user))
+    lu.assertEquals(s.metadata.name, (kc:current_context():gsub("_", "-")))
     works(s.stringData.value)
   end
 end
