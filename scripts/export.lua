@@ -161,9 +161,12 @@ else
   if not ok then cli.die(mkerr) end
   for _, d in ipairs(docs) do
     local file = args.out:gsub("/*$", "") .. "/" .. d.name .. ".yaml"
-    if d.name:find("/", 1, true) or d.name == "." or d.name == ".." or d.name == "" then
+    -- A cluster name is the answer's text: control characters (C0, DEL, C1 in UTF-8) in a
+    -- file name would reach every terminal that lists DIR, so such a name is refused.
+    if d.name:find("/", 1, true) or d.name == "." or d.name == ".." or d.name == ""
+        or d.name:find("[%c\127]") or d.name:find("\194[\128-\159]") then
       failed = failed + 1
-      cli.warn("%s: cannot use the name as a file name", d.name)
+      cli.warn("%s: cannot use the name as a file name (--name chooses another)", d.name)
     else
       local written, err = cce.write_private(file, d.text)
       if written then
