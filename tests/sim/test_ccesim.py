@@ -42,7 +42,7 @@ class Simulator:
     def __init__(self, *args):
         self.proc = subprocess.Popen(["/usr/bin/python3", SIM, "--quiet", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        ready, _, _ = select.select([self.proc.stdout], [], [], 15)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 60)   # a loaded CI machine starts it slowly
         line = self.proc.stdout.readline() if ready else b""
         if not line:
             self.proc.kill()
