@@ -252,6 +252,17 @@ cce_client *cce_client_derive(cce_client *c, const char *project_id, const char 
             free(d->auth_url);
             d->auth_url = cce_auth_region_iam(r);
         }
+        /* The same project in the same region: the parent's token serves (no second login,
+         * also without the token cache). */
+        if (d->auth_method == CCE_AUTH_PASSWORD && !new_region && c->token && c->project_id && d->project_id &&
+            strcmp(c->project_id, d->project_id) == 0) {
+            d->token = strdup(c->token);
+            d->token_expires = c->token_expires;
+            d->token_from_cache = c->token_from_cache;
+            d->token_gen = 1;
+            if (!d->project_name && c->project_name)
+                d->project_name = strdup(c->project_name);
+        }
         ok = (!r || d->region) && (!c->ca_file || d->ca_file);
     }
     if (!ok) {

@@ -298,6 +298,14 @@ function TestAuth:test_derive_and_list_in_one_batch()
   res = cce.list({ base, broken })
   lu.assertNotNil(res[1].clusters)
   lu.assertEquals(res[2].error.code, "CONFIG")
+  -- A client derived for the parent's own project shares its token: no login, also without a cache.
+  local nocache = assert(cce.client(pw{ cache = false }))
+  assert(nocache:clusters())
+  local n = count(nil, "iam-tokens")
+  local same = assert(nocache:derive{ project_id = I.project_id })
+  assert(same:clusters())
+  lu.assertEquals(count(nil, "iam-tokens"), n)
+  lu.assertEquals(same:info().project_name, "eu-de")
   -- A token is for one project.
   local tok = assert(cce.client(sim:opts()))
   local d, err = tok:derive{ project_id = I.projects[2].id }
