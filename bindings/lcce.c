@@ -293,6 +293,22 @@ static int lcce_escape(lua_State *L)
     return 1;
 }
 
+/* cce.base64_decode(s) -> bytes | nil: base64 as kubectl reads []byte fields (the kubeconfig's *-data). */
+static int l_base64_decode(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    luaL_Buffer b;
+    unsigned char *out = (unsigned char *)luaL_buffinitsize(L, &b, n / 4 * 3 + 1);
+    size_t len = cce_yaml_base64_decode(s, n, out);
+    if (len == (size_t)-1) {
+        lua_pushnil(L);
+        return 1;
+    }
+    luaL_pushresultsize(&b, len);
+    return 1;
+}
+
 int luaopen_cce(lua_State *L)
 {
     if (cce_global_init() != 0)
@@ -310,6 +326,8 @@ int luaopen_cce(lua_State *L)
     lua_setfield(L, -2, "glob_check");
     lua_pushcfunction(L, lcce_escape);
     lua_setfield(L, -2, "escape");
+    lua_pushcfunction(L, l_base64_decode);
+    lua_setfield(L, -2, "base64_decode");
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
     lua_pushinteger(L, CCE_DURATION_MAX);

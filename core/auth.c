@@ -453,12 +453,6 @@ static char *cache_path_for(const cce_client *c, const char *scope_text)
     return path;
 }
 
-static const char *jstr(json_t *o, const char *k)
-{
-    const char *v = json_string_value(json_object_get(o, k));
-    return v && *v ? v : NULL;
-}
-
 /* A token goes into a header line: printable ASCII only, and not absurdly long. */
 static int token_ok(const char *t, size_t n)
 {
@@ -514,16 +508,16 @@ static int cache_read(cce_client *c, const char *path, const char *not_this)
     json_t *v = json_loadb(b.data, b.len, 0, NULL);
     OPENSSL_cleanse(b.data, b.len);
     cce_buf_free(&b);
-    const char *tok = jstr(v, "token");
+    const char *tok = cce_json_str(v, "token");
     long long exp = (long long)json_integer_value(json_object_get(v, "expires_at"));
     cce_buf scope = {0};
     scope_key(c, &scope);
-    if (tok && token_ok(tok, strlen(tok)) && exp - now_s() > TOKEN_MARGIN_S && same(jstr(v, "auth_url"), c->auth_url) &&
-        same(jstr(v, "scope"), scope.data) && (!not_this || strcmp(tok, not_this) != 0) &&
-        (!c->project_id || same(jstr(v, "project_id"), c->project_id)) &&
-        (c->endpoint || (!c->project_id && !c->project_name) || jstr(v, "cce_endpoint"))) {
+    if (tok && token_ok(tok, strlen(tok)) && exp - now_s() > TOKEN_MARGIN_S && same(cce_json_str(v, "auth_url"), c->auth_url) &&
+        same(cce_json_str(v, "scope"), scope.data) && (!not_this || strcmp(tok, not_this) != 0) &&
+        (!c->project_id || same(cce_json_str(v, "project_id"), c->project_id)) &&
+        (c->endpoint || (!c->project_id && !c->project_name) || cce_json_str(v, "cce_endpoint"))) {
         set_token(c, tok, exp, 1);
-        adopt(c, jstr(v, "project_id"), jstr(v, "project_name"), jstr(v, "cce_endpoint"), jstr(v, "user_id"));
+        adopt(c, cce_json_str(v, "project_id"), cce_json_str(v, "project_name"), cce_json_str(v, "cce_endpoint"), cce_json_str(v, "user_id"));
         ok = c->token != NULL;
     }
     cce_buf_free(&scope);
@@ -672,12 +666,12 @@ static const char *catalog_cce(json_t *catalog, const char *region)
     size_t i, j;
     json_t *svc, *ep;
     json_array_foreach(catalog, i, svc) {
-        const char *type = jstr(svc, "type");
+        const char *type = cce_json_str(svc, "type");
         if (!type || strcmp(type, "ccev2.0") != 0)
             continue;
         json_array_foreach(json_object_get(svc, "endpoints"), j, ep) {
-            const char *itf = jstr(ep, "interface"), *url = jstr(ep, "url");
-            const char *r1 = jstr(ep, "region_id"), *r2 = jstr(ep, "region");
+            const char *itf = cce_json_str(ep, "interface"), *url = cce_json_str(ep, "url");
+            const char *r1 = cce_json_str(ep, "region_id"), *r2 = cce_json_str(ep, "region");
             if (url && https_url(url) && (!itf || strcmp(itf, "public") == 0) &&
                 (!region || same(r1, region) || same(r2, region)))
                 return url;
@@ -708,9 +702,9 @@ int cce_iam_login_answer(const char *body, size_t len, const char *subject, size
     json_t *v = json_loadb(body ? body : "", body ? len : 0, JSON_REJECT_DUPLICATES, NULL);
     json_t *tok = json_object_get(v, "token");
     json_t *proj = json_object_get(tok, "project");
-    const char *pid = jstr(proj, "id");
+    const char *pid = cce_json_str(proj, "id");
     int rc = 0;
-    out->expires_at = parse_iso(jstr(tok, "expires_at"));
+    out->expires_at = parse_iso(cce_json_str(tok, "expires_at"));
     if (!json_is_object(tok))
         rc = cce_set_error(err, CCE_E_BAD_RESPONSE, 0, "%s: the answer is not a JSON object with \"token\"", what);
     else if (out->expires_at <= 0)
@@ -725,8 +719,8 @@ int cce_iam_login_answer(const char *body, size_t len, const char *subject, size
             out->token[slen] = '\0';
         }
         out->project_id = cce_strdup(pid);
-        out->project_name = cce_strdup(jstr(proj, "name"));
-        out->user_id = cce_strdup(jstr(json_object_get(tok, "user"), "id"));
+        out->project_name = cce_strdup(cce_json_str(proj, "name"));
+        out->user_id = cce_strdup(cce_json_str(json_object_get(tok, "user"), "id"));
         out->cce_endpoint = cce_strdup(ep);
         if (!out->token || (pid && !out->project_id) || (ep && !out->cce_endpoint)) {
             cce_iam_answer_clear(out);
@@ -883,7 +877,8 @@ static int login(cce_client *c, int domain_scope, const char *cache, cce_error *
 /*
  * A token for the client's scope (its project, or its domain when it has no
  * project): the one in memory, the cached one, or a new login.  `refresh`:
- * the token of generation `gen` was refused; a different one is wanted.
+ * the token in use was refused: a different one is wanted (another run may
+ * have cached one already), and its cache file goes.
  */
 static int password_token(cce_client *c, int refresh, cce_error *err)
 {
@@ -939,7 +934,7 @@ int cce_iam_projects_answer(const char *body, size_t len, cce_project **out, siz
     }
     for (size_t i = 0; i < m; i++) {
         json_t *o = json_array_get(list, i);
-        const char *id = jstr(o, "id"), *name = jstr(o, "name");
+        const char *id = cce_json_str(o, "id"), *name = cce_json_str(o, "name");
         if (!id || !cce_id_valid(id)) /* it would go into URL paths */
             continue;
         p[k].id = strdup(id);

@@ -87,12 +87,6 @@ const char *cce_http_reason(long s)
     }
 }
 
-static const char *json_str(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s && *s ? s : NULL;
-}
-
 int cce_error_from_response(const cce_http_resp *r, const char *what, cce_error *err)
 {
     if (!err)
@@ -104,13 +98,13 @@ int cce_error_from_response(const cce_http_resp *r, const char *what, cce_error 
         json_decref(body);
         body = NULL;
     }
-    const char *code = body ? json_str(body, "error_code") : NULL;
+    const char *code = body ? cce_json_str(body, "error_code") : NULL;
     if (!code && body)
-        code = json_str(body, "errorCode");
-    const char *msg = body ? json_str(body, "error_msg") : NULL;
+        code = cce_json_str(body, "errorCode");
+    const char *msg = body ? cce_json_str(body, "error_msg") : NULL;
     if (!msg && body)
-        msg = json_str(body, "errorMessage");
-    const char *extra = body ? json_str(body, "message") : NULL;
+        msg = cce_json_str(body, "errorMessage");
+    const char *extra = body ? cce_json_str(body, "message") : NULL;
     if (!msg) {
         msg = extra;
         extra = NULL;
@@ -140,7 +134,7 @@ int cce_error_from_response(const cce_http_resp *r, const char *what, cce_error 
     else
         cce_set_error_code(err, code ? CCE_E_SERVICE : CCE_E_HTTP, code ? code : fallback, (int)r->status, "%s: HTTP %ld%s%s (empty body)", what, r->status,
                       *reason ? " " : "", reason);
-    const char *rid = r->request_id[0] ? r->request_id : body ? json_str(body, "request_id") : NULL;
+    const char *rid = r->request_id[0] ? r->request_id : body ? cce_json_str(body, "request_id") : NULL;
     if (rid)
         cce_escape_control(rid, err->request_id, sizeof err->request_id);
     json_decref(body);

@@ -36,6 +36,8 @@ int cce_set_error_code(cce_error *err, cce_error_kind kind, const char *code, in
     CCE_PRINTF(5, 6);
 
 char *cce_strdup(const char *s);  /* NULL-safe strdup */
+/* The non-empty string at o[k], else NULL (o may be anything, NULL included). */
+const char *cce_json_str(const json_t *o, const char *k);
 /* 1 when `word` occurs in `text`, ignoring ASCII case. */
 int cce_contains_ci(const char *text, const char *word);
 

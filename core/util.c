@@ -163,3 +163,9 @@ int cce_contains_ci(const char *text, const char *word)
             return 1;
     return 0;
 }
+
+const char *cce_json_str(const json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v && *v ? v : NULL;
+}

@@ -16,12 +16,6 @@
 
 #include "http.h"
 
-static const char *jstr(json_t *o, const char *k)
-{
-    const char *v = json_string_value(json_object_get(o, k));
-    return v && *v ? v : NULL;
-}
-
 /* base64 (as kubectl reads []byte fields) -> bytes in *out. */
 static int unbase64(const char *s, cce_buf *out)
 {
@@ -60,11 +54,11 @@ int cce_verify_prepare(cce_client *c, CURL *h, const cce_kubeconfig *kc, const c
     if (!ctx)
         return cce_set_error(err, CCE_E_INVALID_ARGUMENT, 0, "verify: the kubeconfig has no context '%s'",
                              cur ? cur : "(none)");
-    const char *cname = jstr(ctx, "cluster"), *uname = jstr(ctx, "user");
+    const char *cname = cce_json_str(ctx, "cluster"), *uname = cce_json_str(ctx, "user");
     json_t *cl = cname ? json_object_get(cce_kubeconfig_entry_named(kc, CCE_KC_CLUSTERS, cname), "cluster") : NULL;
     json_t *us = uname ? json_object_get(cce_kubeconfig_entry_named(kc, CCE_KC_USERS, uname), "user") : NULL;
-    const char *server = jstr(cl, "server");
-    const char *cert = jstr(us, "client-certificate-data"), *key = jstr(us, "client-key-data");
+    const char *server = cce_json_str(cl, "server");
+    const char *cert = cce_json_str(us, "client-certificate-data"), *key = cce_json_str(us, "client-key-data");
     if (!server || strncasecmp(server, "https://", 8) != 0)
         return cce_set_error(err, CCE_E_INVALID_ARGUMENT, 0, "verify: context '%s' has no https server", cur);
     if (!cert || !key)
@@ -74,7 +68,7 @@ int cce_verify_prepare(cce_client *c, CURL *h, const cce_kubeconfig *kc, const c
     /* The URL: the server's, with tls-server-name as its host when there is one (curl
      * then sends that name and checks the certificate for it), connecting to the
      * server's own address. */
-    const char *tsn = jstr(cl, "tls-server-name");
+    const char *tsn = cce_json_str(cl, "tls-server-name");
     const char *auth = server + 8;
     size_t alen = strcspn(auth, "/?#");
     const char *rest = auth + alen;
@@ -106,7 +100,7 @@ int cce_verify_prepare(cce_client *c, CURL *h, const cce_kubeconfig *kc, const c
 
     cce_buf pem = {0};
     int ok = 1;
-    const char *ca = jstr(cl, "certificate-authority-data");
+    const char *ca = cce_json_str(cl, "certificate-authority-data");
     json_t *insecure = json_object_get(cl, "insecure-skip-tls-verify");
     if (json_is_true(insecure)) {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);

@@ -90,29 +90,6 @@ function M.rfc3339(t)
   return os.date("!%Y-%m-%dT%H:%M:%SZ", t)
 end
 
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local B64_VALUE = {}
-for i = 1, 64 do B64_VALUE[B64:byte(i)] = i - 1 end
-
--- Standard base64 (line breaks skipped) -> bytes, or nil.
-local function unbase64(s)
-  s = s:gsub("[\r\n]", "")
-  if #s % 4 ~= 0 then return nil end
-  local out = {}
-  for i = 1, #s, 4 do
-    local a, b, c, d = s:byte(i, i + 3)
-    local va, vb = B64_VALUE[a], B64_VALUE[b]
-    local vc, vd = c == 61 and 0 or B64_VALUE[c], d == 61 and 0 or B64_VALUE[d]
-    if not (va and vb and vc and vd) then return nil end
-    local n = ((va * 64 + vb) * 64 + vc) * 64 + vd
-    local bytes = string.char(n >> 16, (n >> 8) & 255, n & 255)
-    if d == 61 then bytes = bytes:sub(1, c == 61 and 1 or 2) end
-    out[#out + 1] = bytes
-  end
-  return table.concat(out)
-end
-M.unbase64 = unbase64
-
 -- The user of a clustercert answer that carries the certificate (the current context's, else
 -- the first with certificate data). Returns its name and entry, or nil.
 local function cert_user(kc)
@@ -137,8 +114,8 @@ function M.store(cluster_id, kc)
   if not name then return nil, "the answer has no user with a client certificate and key" end
   local cert, cerr = kc:cert(name)
   if not cert then return nil, tostring(cerr) end
-  local pem_cert = unbase64(user["client-certificate-data"])
-  local pem_key = unbase64(user["client-key-data"] or "")
+  local pem_cert = cce.base64_decode(user["client-certificate-data"])
+  local pem_key = cce.base64_decode(user["client-key-data"] or "")
   if not pem_cert or not pem_key then return nil, "the answer's certificate or key is not base64" end
   local e = {
     version = M.VERSION, cluster_id = cluster_id, certificate = pem_cert, key = pem_key,

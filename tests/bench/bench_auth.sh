@@ -19,18 +19,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build}
 cceauto=$build/cceauto
 runs=${RUNS:-21}
-py=${PYTHON3:-python3}
 [ -x "$cceauto" ] && [ -x "$build/tests/bench_sign" ] || { echo "usage: $0 [BUILD_DIR with cceauto and tests/bench_sign]" >&2; exit 2; }
 
-work=$(mktemp -d)
-sim_pid=
-cleanup() { [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-"$py" "$here/../sim/ccesim.py" --quiet --clusters 20 --state-dir "$work/sim" >"$work/info" 2>"$work/sim.err" &
-sim_pid=$!
-for _ in $(seq 100); do [ -s "$work/info" ] && break; sleep 0.1; done
-[ -s "$work/info" ] || { echo "the simulator did not start: $(cat "$work/sim.err")" >&2; exit 1; }
-get() { "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/info" "$1"; }
+. "$here/sim.sh"
+bench_sim_start --clusters 20
 
 echo "auth benchmark: $(nproc) CPUs, load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 echo

@@ -83,10 +83,18 @@ function TestAuth:test_password_login_then_cache()
   lu.assertEquals(#assert(c2:clusters()), 6)
   lu.assertEquals(count(nil, "iam-tokens"), 1)
   lu.assertTrue(assert(c2:auth_info()).from_cache)
+  -- A cache file others can read is not trusted: a new login, and the file is private again.
+  local path = self.cache .. "/" .. files[1]
+  os.execute("chmod 644 " .. q(path))
+  local c4 = assert(cce.client(pw{ cache_dir = self.cache }))
+  assert(c4:clusters())
+  lu.assertEquals(count(nil, "iam-tokens"), 2)
+  lu.assertFalse(assert(c4:auth_info()).from_cache)
+  lu.assertEquals(mode(path), "600")
   -- cache = false: a login of its own, nothing read or written.
   local c3 = assert(cce.client(pw{ cache_dir = self.cache .. "-none", cache = false }))
   assert(c3:clusters())
-  lu.assertEquals(count(nil, "iam-tokens"), 2)
+  lu.assertEquals(count(nil, "iam-tokens"), 3)
   lu.assertEquals(#ls(self.cache .. "-none"), 0)
   lu.assertFalse(assert(c3:auth_info()).from_cache)
 end
@@ -211,6 +219,17 @@ function TestAuth:test_password_asked_on_a_terminal()
   lu.assertStrContains(out, "IAM password for user '" .. I.user .. "'")
   lu.assertStrContains(out, "6")
   lu.assertNil(out:find(I.password, 1, true), "no echo")
+  -- SIGTERM while the prompt waits (a cold cache: the token above is cached): the terminal
+  -- echoes again, then the signal acts as it would have (143). Without our handler the
+  -- process died with echo off.
+  local cold = inner:gsub("XDG_CACHE_HOME=%S+", "XDG_CACHE_HOME=" .. q(self.cache .. "-cold"))
+  code, out = simctl.run(("(sleep 5) | script -qec %s /dev/null"):format(
+    q(cold .. " </dev/tty & pid=$!; sleep 1; kill -TERM $pid; wait $pid; echo rc=$?; stty -a")))
+  lu.assertEquals(code, 0, out)
+  lu.assertStrContains(out, "IAM password for user")
+  lu.assertStrContains(out, "rc=143")
+  lu.assertStrMatches(out, ".*[ ;]echo[ ;].*")
+  lu.assertNil(out:find("-echo ", 1, true), out)
 end
 
 function TestAuth:test_mfa()
@@ -368,6 +387,19 @@ function TestAuth:test_precedence()
     q(I.ak), q(I.sk), q(CCEAUTO), q([[print(require("cce").client():auth_info().method)]])))
   lu.assertEquals(code, 0, out)
   lu.assertStrContains(out, "aksk")
+  -- OS_INSECURE: no CA needed, and a warning says TLS is not verified; without it, the
+  -- simulator's certificate is refused.
+  local function with_insecure(value)
+    return simctl.run(("env -u OS_CLOUD -u OS_CACERT OS_AUTH_TOKEN=%s OS_PROJECT_ID=%s CCE_ENDPOINT=%s OS_INSECURE=%s %s -e %s")
+      :format(q(I.token), q(I.project_id), q(I.endpoint), value, q(CCEAUTO),
+        q([[assert(require("cce").client():clusters())]])))
+  end
+  code, out = with_insecure("1")
+  lu.assertEquals(code, 0, out)
+  lu.assertStrContains(out, "TLS verification is off")
+  code, out = with_insecure("0")
+  lu.assertNotEquals(code, 0)
+  lu.assertStrContains(out, "TLS")
 end
 
 -- Every auth path at trace level, in a child process: no secret in stdout or stderr.

@@ -50,6 +50,7 @@ function M.start(args)
     OS_CACERT = sim.info.ca_file, OS_REGION_NAME = "eu-de", HOME = dir, CCEAUTO_LOG = "error",
     XDG_CACHE_HOME = dir .. "/.cache",
   }
+  env.cache = dir .. "/.cache/cceauto" -- the scripts' token and certificate caches
   return env
 end
 
@@ -129,7 +130,7 @@ function M.mode(path)
 end
 
 -- Runs the scripts as a user with an IAM password (the simulator's) and no token or project
--- preset, a token cache of their own: the way to reach several projects.
+-- preset: the way to reach several projects.
 function Env:use_password()
   local I = self.sim.info
   self.vars.OS_AUTH_TOKEN = false
@@ -138,7 +139,14 @@ function Env:use_password()
   self.vars.OS_USERNAME = I.user
   self.vars.OS_PASSWORD = I.password
   self.vars.OS_USER_DOMAIN_NAME = I.domain
-  self.vars.XDG_CACHE_HOME = self.dir .. "/cache"
+end
+
+-- Runs rotate_all.lua on kubeconfig `kc` with JSON output and `extra` arguments; returns
+-- the decoded report, the exit code and stderr (Env:json).
+function Env:rotate(kc, extra, opts)
+  local argv = { "--kubeconfig", kc, "--output", "json" }
+  for _, a in ipairs(extra or {}) do argv[#argv + 1] = a end
+  return self:json("rotate_all.lua", argv, opts)
 end
 
 -- A fresh path in the private directory.

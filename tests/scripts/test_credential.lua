@@ -7,8 +7,7 @@ local sl = require "scriptlib"
 
 local env = sl.start{ "--clusters", "6" }
 local I = env.sim.info
-env.vars.XDG_CACHE_HOME = env.dir .. "/cache"
-local CACHE = env.dir .. "/cache/cceauto"
+local CACHE = env.cache
 
 local client = assert(cce.client{ endpoint = I.endpoint, project_id = I.project_id, token = I.token,
                                   ca_file = I.ca_file })

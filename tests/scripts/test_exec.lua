@@ -6,18 +6,13 @@ local cce = require "cce"
 local sl = require "scriptlib"
 
 local env = sl.start{ "--clusters", "12" }
-env.vars.XDG_CACHE_HOME = env.dir .. "/cache"
-local CACHE = env.dir .. "/cache/cceauto"
+local CACHE = env.cache
 
 local function certs()
   return env.sim:stats().requests.clustercert
 end
 
-local function rotate(kc, extra)
-  local argv = { "--kubeconfig", kc, "--output", "json" }
-  for _, a in ipairs(extra or {}) do argv[#argv + 1] = a end
-  return env:json("rotate_all.lua", argv)
-end
+local function rotate(kc, extra, opts) return env:rotate(kc, extra, opts) end
 
 TestExec = {}
 

@@ -11,18 +11,13 @@ local sl = require "scriptlib"
 
 local env = sl.start{ "--clusters", "6" }
 local I = env.sim.info
-env.vars.XDG_CACHE_HOME = env.dir .. "/cache"
-local CACHE = env.dir .. "/cache/cceauto"
+local CACHE = env.cache
 
 local function certs()
   return env.sim:stats().requests.clustercert
 end
 
-local function rotate(kc, extra, opts)
-  local argv = { "--kubeconfig", kc, "--output", "json" }
-  for _, a in ipairs(extra or {}) do argv[#argv + 1] = a end
-  return env:json("rotate_all.lua", argv, opts)
-end
+local function rotate(kc, extra, opts) return env:rotate(kc, extra, opts) end
 
 local function by_context(res)
   local out = {}

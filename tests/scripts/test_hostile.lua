@@ -53,11 +53,7 @@ local function assert_clean(text, what)
   end
 end
 
-local function rotate(kc, extra, opts)
-  local argv = { "--kubeconfig", kc, "--output", "json" }
-  for _, a in ipairs(extra or {}) do argv[#argv + 1] = a end
-  return env:json("rotate_all.lua", argv, opts)
-end
+local function rotate(kc, extra, opts) return env:rotate(kc, extra, opts) end
 
 -- Queues one hostile answer for the victim; path for key-file.
 local function hostile(kind, path)

@@ -34,13 +34,13 @@ local function entries(kc)
   return out
 end
 
+-- rotate_all.lua over every project of the region, unless `extra` names --project.
 local function rotate(kc, extra)
-  local argv = { "--kubeconfig", kc, "--output", "json" }
+  local argv = { table.unpack(extra or {}) }
   local targeted = false
-  for _, a in ipairs(extra or {}) do targeted = targeted or a == "--project" end
-  if not targeted then argv[#argv + 1] = "--all-projects" end
-  for _, a in ipairs(extra or {}) do argv[#argv + 1] = a end
-  return env:json("rotate_all.lua", argv)
+  for _, a in ipairs(argv) do targeted = targeted or a == "--project" end
+  if not targeted then table.insert(argv, 1, "--all-projects") end
+  return env:rotate(kc, argv)
 end
 
 TestPrune = {}

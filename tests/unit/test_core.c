@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "http.h"
 #include "internal.h"
 
 static void resp_set(cce_http_resp *r, long status, const char *ctype, const char *rid, const char *body)
@@ -205,6 +206,25 @@ static void test_attempt_outcome(void)
     cce_error_clear(&e);
     cce_http_resp_free(&r);
     cce_client_free(c);
+}
+
+/* The hosts of CCE_API.md's table: CCE only where documented, IAM by OTC's pattern but eu-ch2's own. */
+static void test_region_hosts(void)
+{
+    char *s;
+    CHECK_STR((s = cce_auth_region_cce("eu-de")), "https://cce.eu-de.otc.t-systems.com");
+    free(s);
+    CHECK_STR((s = cce_auth_region_cce("eu-nl")), "https://cce.eu-nl.otc.t-systems.com");
+    free(s);
+    CHECK(cce_auth_region_cce("eu-ch2") == NULL);
+    CHECK(cce_auth_region_cce("xx-nowhere") == NULL);
+    CHECK_STR((s = cce_auth_region_iam("eu-ch2")), "https://iam-pub.eu-ch2.sc.otc.t-systems.com/v3");
+    free(s);
+    CHECK_STR((s = cce_auth_region_iam("eu-de")), "https://iam.eu-de.otc.t-systems.com/v3");
+    free(s);
+    CHECK_STR((s = cce_auth_region_iam("xx-nowhere")), "https://iam.xx-nowhere.otc.t-systems.com/v3");
+    free(s);
+    CHECK(!cce_region_valid("eu_de") && !cce_region_valid("") && cce_region_valid("eu-ch2"));
 }
 
 static void test_client_config(void)
@@ -607,6 +627,7 @@ int main(void)
     test_error_bodies();
     test_retry_policy();
     test_attempt_outcome();
+    test_region_hosts();
     test_client_config();
     test_cluster_shapes();
     test_response_model();
